@@ -1,0 +1,29 @@
+"""Typed configs of the jobs in `jobs/`. Each section forbids unknown keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field
+
+from framework.config._model import StrictModel
+
+__all__ = ["DemoConfig", "GenerateSection"]
+
+
+class GenerateSection(StrictModel):
+    """Synthetic data to generate (see `raylane data generate`)."""
+
+    rows: int = Field(200_000, gt=0, description="rows to generate")
+    seed: int = Field(7, ge=0)
+    days: int = Field(3, ge=1, description="event_date partitions")
+    start_date: dt.date = dt.date(2026, 1, 1)
+    drift: float = Field(0.0, ge=0.0, le=1.0, description="0 = none, 1 = strong")
+    files_per_day: int = Field(2, ge=1)
+
+
+class DemoConfig(StrictModel):
+    """The end-to-end demo: generate data, check it against its contract, summarise it."""
+
+    generate: GenerateSection = GenerateSection()
+    workdir: str | None = Field(None, description="where the demo writes; default $RAYLANE_HOME/demo")
