@@ -48,8 +48,23 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
+def _child(node, name: str, text: str, where: str):
+    """The mapping or list under `name`, created as a mapping when absent."""
+    if isinstance(node, list):
+        if not name.lstrip("-").isdigit() or not -len(node) <= int(name) < len(node):
+            raise ConfigError(f"override {text!r}: {where} has {len(node)} items; {name!r} is not an index")
+        return node[int(name)]
+    child = node.get(name)
+    if child is None:
+        child = node[name] = {}
+    return child
+
+
 def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
-    """Return a copy of `config` with each `a.b.c=value` applied; missing mappings are created."""
+    """Return a copy of `config` with each `a.b.c=value` applied; missing mappings are created.
+
+    A numeric part indexes a list: `features.ops.0.columns=[I1, I2]`.
+    """
     result = copy.deepcopy(config) if config is not None else {}
     if not isinstance(result, dict):
         raise ConfigError("the config file must hold a mapping at the top level")
@@ -57,12 +72,13 @@ def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
         parts, value = parse_override(text)
         node = result
         for depth, name in enumerate(parts[:-1]):
-            child = node.get(name)
-            if child is None:
-                child = node[name] = {}
-            if not isinstance(child, dict):
-                where = ".".join(parts[: depth + 1])
-                raise ConfigError(f"override {text!r}: {where} is {child!r}, not a mapping")
-            node = child
-        node[parts[-1]] = value
+            where = ".".join(parts[: depth + 1])
+            node = _child(node, name, text, ".".join(parts[:depth]) or "the config")
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"override {text!r}: {where} is {node!r}, not a mapping")
+        if isinstance(node, list):
+            _child(node, parts[-1], text, ".".join(parts[:-1]))  # checks the index
+            node[int(parts[-1])] = value
+        else:
+            node[parts[-1]] = value
     return result
