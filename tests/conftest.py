@@ -33,6 +33,7 @@ def ray_cluster():
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
         ray.init(
+            address="local",  # never attach to a head some earlier `ray start` recorded in /tmp/ray
             num_cpus=2,
             num_gpus=0,
             include_dashboard=False,

@@ -14,6 +14,8 @@ from framework.errors import ConfigError
 
 # kind → (model import path, keys whose presence identifies the kind). Checked in order.
 CONFIG_KINDS: dict[str, tuple[str, frozenset[str]]] = {
+    "train": ("framework.train.config:TrainConfig", frozenset({"data", "features", "model"})),
+    "features": ("framework.features:PipelineSpec", frozenset({"ops"})),
     "demo": ("framework.config.jobs:DemoConfig", frozenset({"generate"})),
     "contract": ("framework.data.contract:Contract", frozenset({"columns"})),
 }

@@ -22,8 +22,17 @@ class GenerateSection(StrictModel):
     files_per_day: int = Field(2, ge=1)
 
 
+class DemoTrainSection(StrictModel):
+    """The training step of the demo: a shipped training config plus overrides."""
+
+    config: str = Field("jobs/configs/train_small.yaml", description="relative to the project root, or absolute")
+    overrides: list[str] = Field(default_factory=list, description="key=value overrides of that config")
+
+
 class DemoConfig(StrictModel):
-    """The end-to-end demo: generate data, check it against its contract, summarise it."""
+    """The end-to-end demo: generate data, check it, fit features and train, compare with the Bayes AUC."""
 
     generate: GenerateSection = GenerateSection()
+    valid_rows: int = Field(50_000, gt=0, description="held-out rows, drawn with seed + 1")
+    train: DemoTrainSection = DemoTrainSection()
     workdir: str | None = Field(None, description="where the demo writes; default $RAYLANE_HOME/demo")

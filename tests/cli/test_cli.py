@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,9 +78,15 @@ def test_generate_then_check(tmp_path):
     assert result.returncode == 0 and "ok: 8 file(s), 5,000 rows" in result.stdout
 
 
-def test_demo_runs_end_to_end(raylane_home):
-    result = _run("demo", "generate.rows=20000", "generate.days=2")
-    assert result.returncode == 0, result.stderr
-    assert "match contract 'criteo_synth'" in result.stdout
+@pytest.mark.ray
+def test_demo_runs_end_to_end(raylane_home, ray_cluster):
+    env = {**os.environ, "RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address}
+    overrides = ["generate.rows=30000", "generate.days=2", "valid_rows=8000", "train.overrides=[optim.epochs=1]"]
+    result = _run("demo", *overrides, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("match contract 'criteo_synth'") == 2
     assert "bayes_auc" in result.stdout
-    assert (raylane_home / "demo" / "data" / "contract.yaml").exists()
+    assert "model AUC" in result.stdout and "vs Bayes AUC" in result.stdout
+    bundle = Path(result.stdout.strip().splitlines()[-1].split("bundle: ")[-1])
+    assert (bundle / "model.safetensors").exists() and bundle.is_relative_to(raylane_home)
+    assert (raylane_home / "demo" / "data" / "train" / "contract.yaml").exists()

@@ -1,0 +1,137 @@
+"""Ray at the edge: the TorchTrainer run behind `run_training`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from framework.lineage import collect_lineage, config_hash
+from framework.ray_session import ensure_ray
+from framework.train.config import TrainConfig
+from framework.train.data import build_dataset
+from framework.train.loop import LoopSettings, train_loop_per_worker
+from framework.train.trainer import TrainResult, _torch_config, run_directory, scaling_config_kwargs
+
+_FEATURES_STAMP = "features.json"
+
+
+def _log(message: str) -> None:
+    print(f"[train] {message}", flush=True)
+
+
+def fit_pipeline(cfg: TrainConfig, run_dir: Path):
+    """Fit the features on the training data once per run; a resumed run reuses the artifact."""
+    import ray.data
+
+    from framework.data import list_parquet_files
+    from framework.features import FeaturePipeline
+
+    features = cfg.features.model_dump(mode="json")
+    pipeline_dir, stamp = run_dir / "pipeline", run_dir / _FEATURES_STAMP
+    if pipeline_dir.exists() and stamp.exists() and json.loads(stamp.read_text()).get("hash") == config_hash(features):
+        _log(f"reusing the fitted feature pipeline in {pipeline_dir}")
+        return FeaturePipeline.load(pipeline_dir), pipeline_dir
+    pipeline = FeaturePipeline.from_yaml_dict(features)
+    files = list_parquet_files(cfg.data.train)
+    columns = pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
+    dataset = ray.data.read_parquet(files.paths, filesystem=files.filesystem, columns=list(dict.fromkeys(columns)))
+    _log(f"fitting {len(cfg.features.ops)} feature op(s) on {len(files.paths)} training file(s)")
+    pipeline.fit(dataset)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pipeline.save(pipeline_dir)
+    stamp.write_text(json.dumps({"hash": config_hash(features)}))
+    return pipeline, pipeline_dir
+
+
+def _run_config(cfg: TrainConfig, run_dir: Path):
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig
+
+    checkpoint = cfg.run.checkpoint
+    return RunConfig(
+        name=cfg.run.name,
+        storage_path=str(run_dir.parent),
+        failure_config=FailureConfig(max_failures=cfg.run.max_failures),
+        checkpoint_config=CheckpointConfig(
+            num_to_keep=checkpoint.keep,
+            checkpoint_score_attribute=checkpoint.metric,
+            checkpoint_score_order=checkpoint.mode,
+        ),
+    )
+
+
+def _write_bundle(cfg: TrainConfig, run_dir: Path, pipeline, checkpoint_dir: str, metrics: dict, lineage: dict) -> Path:
+    from framework.models import build_model, save_bundle, validate_model_config
+    from framework.train.checkpoint import load_checkpoint
+
+    schema = pipeline.output_schema
+    model_config = validate_model_config(cfg.model)
+    cardinalities = list(schema.categorical.values())
+    model = build_model(model_config, len(schema.continuous), cardinalities, seed=cfg.run.seed)
+    load_checkpoint(checkpoint_dir, model, restore_rng=False)
+    return save_bundle(
+        run_dir / "bundle",
+        model=model,
+        model_config=model_config,
+        continuous_columns=list(schema.continuous),
+        categorical_columns=list(schema.categorical),
+        cardinalities=cardinalities,
+        pipeline=pipeline,
+        metrics=metrics,
+        contract_path_or_text=cfg.data.contract,
+        lineage=lineage,
+    )
+
+
+def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> TrainResult:
+    ray = ensure_ray()
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    run_dir = run_directory(cfg)
+    config_dict = cfg.model_dump(mode="json")
+    lineage = collect_lineage(config_dict, {"train": cfg.data.train, "valid": cfg.data.valid}, cfg.run.seed)
+    pipeline, pipeline_dir = fit_pipeline(cfg, run_dir)
+    schema = pipeline.output_schema
+    inputs = pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
+    scaling = scaling_config_kwargs(cfg.scaling, ray.cluster_resources().get("GPU", 0))
+    workers = scaling["num_workers"]
+    max_workers = max(workers[1] if isinstance(workers, tuple) else workers, 1)
+    train_rows = lineage["data"]["train"]["rows"]
+    settings = LoopSettings(
+        model_config=cfg.model,
+        num_continuous=len(schema.continuous),
+        cardinalities=list(schema.categorical.values()),
+        optim=cfg.optim.model_dump(),
+        seed=cfg.run.seed,
+        steps_per_epoch=math.ceil(train_rows / (cfg.optim.batch_size * max_workers)),
+        checkpoint_every_n_steps=cfg.run.checkpoint.every_n_steps,
+        metric=cfg.run.checkpoint.metric,
+        mode=cfg.run.checkpoint.mode,
+        fault_injection=fault_injection,
+    )
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=settings.to_dict(),
+        torch_config=_torch_config(scaling.get("use_tpu", False)),
+        scaling_config=ScalingConfig(**scaling),
+        run_config=_run_config(cfg, run_dir),
+        datasets={
+            "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs),
+            "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs),
+        },
+    )
+    _log(f"run {cfg.run.name}: {train_rows:,} training rows, {workers} worker(s), storage {run_dir}")
+    result = trainer.fit()
+    checkpoint = result.get_best_checkpoint(cfg.run.checkpoint.metric, cfg.run.checkpoint.mode) or result.checkpoint
+    metrics = {**result.metrics, "best": checkpoint_metrics(checkpoint)}
+    with checkpoint.as_directory() as directory:
+        bundle = _write_bundle(cfg, run_dir, pipeline, directory, metrics, lineage)
+    return TrainResult(Path(bundle), metrics, run_dir)
+
+
+def checkpoint_metrics(checkpoint) -> dict:
+    from framework.train.checkpoint import read_state
+
+    with checkpoint.as_directory() as directory:
+        return read_state(directory).metrics

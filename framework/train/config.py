@@ -1,0 +1,114 @@
+"""The typed training config (`raylane train CONFIG`), section by section.
+
+Example (the shape is fixed; see jobs/configs/train_small.yaml for every knob):
+    data: {train: "data/train/*.parquet", valid: "data/valid/*.parquet", contract: data/contract.yaml}
+    features: {passthrough: [id, label], id_column: id, ops: [...]}
+    label: label
+    model: {name: dlrm, embedding_dim: 16, bottom_mlp: [64, 16], top_mlp: [64, 32]}
+    optim: {epochs: 2, batch_size: 2048, optimizer: adam, lr: 0.001, weight_decay: 0.0}
+    scaling: {num_workers: 2, use_gpu: auto}
+    run: {name: ctr-small, storage_path: runs, max_failures: 1, seed: 0,
+          checkpoint: {keep: 2, metric: auc, mode: max}}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from framework.config import StrictModel
+from framework.features import PipelineSpec
+
+__all__ = [
+    "CheckpointSection",
+    "DataSection",
+    "OptimSection",
+    "RunSection",
+    "ScalingSection",
+    "TrainConfig",
+]
+
+METRICS = ("auc", "logloss", "loss")
+
+
+class DataSection(StrictModel):
+    """Training and validation Parquet (file, directory, glob or list), and their contract."""
+
+    train: str | list[str]
+    valid: str | list[str]
+    contract: str
+
+
+class OptimSection(StrictModel):
+    epochs: int = Field(2, gt=0)
+    batch_size: int = Field(2048, gt=0, description="per worker")
+    optimizer: Literal["adam", "adamw", "sgd", "adagrad"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd only")
+    lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
+    warmup_steps: int = Field(0, ge=0)
+
+
+class ScalingSection(StrictModel):
+    """Workers and devices. `num_workers: [min, max]` turns on elastic training."""
+
+    num_workers: int | tuple[int, int] = 2
+    use_gpu: Literal["auto"] | bool = "auto"
+    resources_per_worker: dict[str, float] | None = None
+    accelerator: Literal["auto", "cpu", "gpu", "tpu"] = "auto"
+    topology: str | None = Field(None, description="TPU slice topology, e.g. 2x2x1")
+    accelerator_type: str | None = Field(None, description="e.g. TPU-V4, A100, H100")
+
+    @field_validator("num_workers")
+    @classmethod
+    def _workers(cls, value):
+        if isinstance(value, tuple):
+            low, high = value
+            if not 1 <= low <= high:
+                raise ValueError(f"[min, max] needs 1 <= min <= max, got {list(value)}")
+        elif value < 0:
+            raise ValueError("must be >= 0 (0 runs the training function in this process)")
+        return value
+
+    @model_validator(mode="after")
+    def _tpu_fields(self) -> "ScalingSection":
+        if self.accelerator == "tpu" and self.use_gpu is True:
+            raise ValueError("accelerator: tpu cannot be combined with use_gpu: true")
+        return self
+
+
+class CheckpointSection(StrictModel):
+    keep: int = Field(2, ge=1, description="checkpoints kept, ranked by `metric`")
+    metric: Literal["auc", "logloss", "loss"] = "auc"
+    mode: Literal["max", "min"] = "max"
+    every_n_steps: int | None = Field(None, gt=0, description="also checkpoint mid-epoch")
+
+
+class RunSection(StrictModel):
+    """The run's identity: the same name and storage path resume; a new name starts fresh."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    storage_path: str = "runs"
+    max_failures: int = Field(1, ge=-1, description="worker failures tolerated; -1 = forever")
+    seed: int = 0
+    checkpoint: CheckpointSection = CheckpointSection()
+
+
+class TrainConfig(StrictModel):
+    data: DataSection
+    features: PipelineSpec
+    label: str = "label"
+    model: dict[str, Any]
+    optim: OptimSection = OptimSection()
+    scaling: ScalingSection = ScalingSection()
+    run: RunSection
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: dict) -> dict:
+        from framework.models import validate_model_config
+
+        validate_model_config(value)  # raises ConfigError naming model.<field>
+        return value

@@ -1,0 +1,73 @@
+"""The training data path: Parquet → Ray Data → feature transform per batch → model arrays.
+
+Each batch becomes {"continuous": float32[n, c], "categorical": int64[n, k], "label": float32[n]}
+plus "p_true" where the data has it (for the Bayes AUC beside the model's). The transform runs in
+Ray Data tasks; each task process loads the fitted pipeline artifact once (JSON + Arrow, no pickle).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from framework.data import list_parquet_files
+from framework.errors import DataError
+
+__all__ = ["model_arrays", "build_dataset", "TRUTH_COLUMN"]
+
+TRUTH_COLUMN = "p_true"  # synthetic data's planted probability: evaluation only, never a feature
+DATA_TASK_CPUS = 0.5  # Ray Data tasks must fit beside the train workers on small machines
+
+
+@functools.lru_cache(maxsize=4)
+def _pipeline(pipeline_dir: str):
+    from framework.features import FeaturePipeline
+
+    return FeaturePipeline.load(pipeline_dir)
+
+
+def model_arrays(pipeline, table: pa.Table, label: str, out_of_fold: bool = False) -> dict[str, np.ndarray]:
+    """Model inputs of one Arrow batch. Missing continuous values (NaN) become 0.0, the mean
+    after normalisation; fill them explicitly in the pipeline to choose another value."""
+    if label not in table.column_names:
+        raise DataError(f"label column {label!r} is missing from the batch; found {table.column_names[:8]}...")
+    arrays = pipeline.transform_to_arrays(table, out_of_fold=out_of_fold)
+    continuous = np.nan_to_num(np.asarray(arrays["continuous"], dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    labels = table.column(label)
+    if labels.null_count:
+        raise DataError(f"label column {label!r} has {labels.null_count} null value(s)")
+    batch = {
+        "continuous": continuous,
+        "categorical": np.asarray(arrays["categorical"], dtype=np.int64),
+        "label": labels.to_numpy().astype(np.float32),
+    }
+    if TRUTH_COLUMN in table.column_names:
+        batch[TRUTH_COLUMN] = table.column(TRUTH_COLUMN).to_numpy().astype(np.float64)
+    return batch
+
+
+def _transform_batch(table: pa.Table, pipeline_dir: str, label: str, out_of_fold: bool) -> dict:
+    return model_arrays(_pipeline(pipeline_dir), table, label, out_of_fold)
+
+
+def build_dataset(source, pipeline_dir: str | Path, label: str, out_of_fold: bool, columns: list[str]):
+    """A lazily transformed Ray Dataset of model arrays (out-of-fold target encoding for training)."""
+    import ray.data
+
+    files = list_parquet_files(source)
+    schema_names = set(pq.read_schema(files.paths[0], filesystem=files.filesystem).names)
+    wanted = [c for c in dict.fromkeys(columns + [label, TRUTH_COLUMN]) if c in schema_names]
+    dataset = ray.data.read_parquet(
+        files.paths,
+        filesystem=files.filesystem,
+        columns=wanted,
+        ray_remote_args={"num_cpus": DATA_TASK_CPUS},
+    )
+    transform = functools.partial(
+        _transform_batch, pipeline_dir=str(pipeline_dir), label=label, out_of_fold=out_of_fold
+    )
+    return dataset.map_batches(transform, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS)

@@ -1,0 +1,231 @@
+"""The per-worker training loop. Plain functions over batch iterables; Ray only in `train_loop_per_worker`.
+
+Every worker calls `ray.train.report` the same number of times (it is a barrier); only rank 0
+writes the checkpoint it reports.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from framework.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from framework.train.evaluation import gather_predictions, validation_metrics
+
+__all__ = ["LoopSettings", "train_loop_per_worker", "make_optimizer", "lr_factor"]
+
+PROGRESS_EVERY_STEPS = 50
+
+
+@dataclass
+class LoopSettings:
+    """Everything a worker needs, as plain data (it travels to the workers as a dict)."""
+
+    model_config: dict
+    num_continuous: int
+    cardinalities: list[int]
+    optim: dict
+    seed: int
+    steps_per_epoch: int
+    checkpoint_every_n_steps: int | None = None
+    metric: str = "auc"
+    mode: str = "max"
+    fault_injection: dict | None = field(default=None)  # tests: {"step": N, "marker": path}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_optimizer(model: torch.nn.Module, optim: dict) -> torch.optim.Optimizer:
+    params, lr, decay = model.parameters(), optim["lr"], optim["weight_decay"]
+    if optim["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    if optim["optimizer"] == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
+    if optim["optimizer"] == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=decay)
+    return torch.optim.SGD(params, lr=lr, weight_decay=decay, momentum=optim["momentum"])
+
+
+def lr_factor(step: int, optim: dict, total_steps: int) -> float:
+    """Warmup then the schedule, as a function of the global step (so resuming needs no state)."""
+    warmup = optim["warmup_steps"]
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    if optim["lr_schedule"] == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    if optim["lr_schedule"] == "linear":
+        return max(0.0, 1.0 - progress)
+    return 1.0
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def _maybe_fail(settings: LoopSettings, step: int) -> None:
+    """Test hook: kill this worker process once at the given step (a marker file makes it fire once)."""
+    fault = settings.fault_injection
+    if fault and step == fault["step"] and not Path(fault["marker"]).exists():
+        Path(fault["marker"]).write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def evaluate(model, batches: Iterable[dict], device: torch.device) -> dict:
+    """Exact metrics over every worker's validation shard."""
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for batch in batches:
+            with _autocast(device):
+                logits = model(batch["continuous"].to(device), batch["categorical"].to(device))
+            probabilities = torch.sigmoid(logits.float()).double().cpu()
+            truth = batch.get("p_true", torch.full_like(probabilities, float("nan"))).double().cpu()
+            rows.append(torch.stack([batch["label"].double().cpu(), probabilities, truth], dim=1))
+    local = torch.cat(rows) if rows else torch.zeros((0, 3), dtype=torch.float64)
+    everything = gather_predictions(local).numpy()
+    labels, probabilities, truth = everything[:, 0], everything[:, 1], everything[:, 2]
+    return validation_metrics(labels, probabilities, truth)
+
+
+def _sum_across_workers(value: float) -> float:
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        tensor = tensor.cuda()
+    dist.all_reduce(tensor)
+    return float(tensor.item())
+
+
+@dataclass
+class _Epoch:
+    loss_sum: float = 0.0
+    batches: int = 0
+    samples: int = 0
+
+
+def train_epoch(model, optimizer, batches, state: TrainingState, settings: LoopSettings, device, on_step) -> _Epoch:
+    """One pass over the shard, skipping the batches a mid-epoch checkpoint already trained."""
+    model.train()
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    epoch = _Epoch()
+    total_steps = settings.steps_per_epoch * settings.optim["epochs"]
+    for index, batch in enumerate(batches):
+        if index < state.batch_in_epoch:
+            continue
+        for group in optimizer.param_groups:
+            group["lr"] = settings.optim["lr"] * lr_factor(state.step, settings.optim, total_steps)
+        with _autocast(device):
+            logits = model(batch["continuous"].to(device), batch["categorical"].to(device))
+        loss = loss_fn(logits.float(), batch["label"].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        state.step += 1
+        state.batch_in_epoch = index + 1
+        epoch.loss_sum += float(loss.detach())
+        epoch.batches += 1
+        epoch.samples += int(batch["label"].shape[0])
+        _maybe_fail(settings, state.step)
+        on_step(epoch)
+    return epoch
+
+
+def _report(metrics: dict, model, optimizer, state: TrainingState, rank: int) -> None:
+    import ray.train
+
+    state.metrics = metrics
+    with tempfile.TemporaryDirectory(prefix="raylane-ckpt-") as directory:
+        checkpoint = None
+        if rank == 0:
+            save_checkpoint(directory, model, optimizer, state)
+            checkpoint = ray.train.Checkpoint.from_directory(directory)
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def _resume(model, optimizer) -> TrainingState:
+    import ray.train
+
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return TrainingState()
+    with checkpoint.as_directory() as directory:
+        state = load_checkpoint(directory, model, optimizer)
+    state.resumed_from_steps.append(state.step)
+    print(f"[train] resuming after epoch {state.epoch + 1} at step {state.step}", flush=True)
+    return state
+
+
+def _placeholder_metrics(settings: LoopSettings, state: TrainingState) -> dict:
+    """Metrics for a mid-epoch checkpoint: the last validation, or the worst value before any."""
+    worst = {"max": -1.0, "min": 1e30}[settings.mode]
+    return {settings.metric: worst, **state.metrics, "epoch": state.epoch + 1, "step": state.step, "partial_epoch": True}
+
+
+def train_loop_per_worker(config: dict) -> None:
+    """Ray Train entry point: build, resume, train, validate and checkpoint every epoch."""
+    import ray.train
+    import ray.train.torch
+
+    from framework.models import build_model, validate_model_config
+
+    settings = LoopSettings(**config)
+    context = ray.train.get_context()
+    rank = context.get_world_rank()
+    torch.manual_seed(settings.seed)
+    np.random.seed(settings.seed)
+    model = build_model(validate_model_config(settings.model_config), settings.num_continuous, settings.cardinalities, seed=settings.seed)
+    model = ray.train.torch.prepare_model(model)
+    device = ray.train.torch.get_device()
+    optimizer = make_optimizer(model, settings.optim)
+    state = _resume(model, optimizer)
+    batch_size, epochs = settings.optim["batch_size"], settings.optim["epochs"]
+    train_shard = ray.train.get_dataset_shard("train")
+    valid_shard = ray.train.get_dataset_shard("valid")
+    dtypes = {"continuous": torch.float32, "categorical": torch.int64, "label": torch.float32, "p_true": torch.float64}
+
+    for epoch_index in range(state.epoch + 1, epochs):
+        started = time.perf_counter()
+
+        def on_step(progress: _Epoch) -> None:
+            if rank == 0 and state.step % PROGRESS_EVERY_STEPS == 0:
+                rate = progress.samples / max(time.perf_counter() - started, 1e-9)
+                loss = progress.loss_sum / max(progress.batches, 1)
+                print(f"[train] epoch {epoch_index + 1}/{epochs} step {state.step} loss {loss:.4f} {rate:,.0f} samples/s/worker", flush=True)
+            every = settings.checkpoint_every_n_steps
+            if every and state.step % every == 0:
+                _report(_placeholder_metrics(settings, state), model, optimizer, state, rank)
+
+        batches = train_shard.iter_torch_batches(batch_size=batch_size, dtypes=dtypes, drop_last=False)
+        progress = train_epoch(model, optimizer, batches, state, settings, device, on_step)
+        seconds = time.perf_counter() - started
+        samples = _sum_across_workers(progress.samples)
+        metrics = evaluate(model, valid_shard.iter_torch_batches(batch_size=batch_size * 4), device)
+        state.epoch, state.batch_in_epoch = epoch_index, 0
+        metrics.update(
+            epoch=epoch_index + 1,
+            step=state.step,
+            train_loss=_sum_across_workers(progress.loss_sum) / max(_sum_across_workers(progress.batches), 1),
+            samples_per_s=samples / max(seconds, 1e-9),
+            resumes=len(state.resumed_from_steps),
+            resumed_from_step=state.resumed_from_steps[-1] if state.resumed_from_steps else -1,
+        )
+        if rank == 0:
+            bayes = f" (Bayes AUC {metrics['bayes_auc']:.4f})" if "bayes_auc" in metrics else ""
+            print(f"[train] epoch {epoch_index + 1}/{epochs}: auc {metrics['auc']:.4f}{bayes} logloss {metrics['logloss']:.4f} {metrics['samples_per_s']:,.0f} samples/s", flush=True)
+        _report(metrics, model, optimizer, state, rank)

@@ -1,0 +1,54 @@
+"""The cluster commands' clean failures, without a cluster: one message, non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from framework.cli import main
+
+NOBODY = "http://127.0.0.1:1"  # nothing listens on port 1
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_ray_settings(monkeypatch, raylane_home):
+    for name in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_submit_refuses_a_job_that_does_not_exist_yet(capsys):
+    assert main(["submit", "sweep", "jobs/configs/train_small.yaml", "--address", NOBODY]) == 1
+    assert "job 'sweep' is not available" in capsys.readouterr().err
+
+
+def test_submit_checks_the_config_before_connecting(capsys):
+    assert main(["submit", "train", "jobs/configs/train_small.yaml", "optim.epochs=zero", "--address", NOBODY]) == 2
+    assert "optim.epochs" in capsys.readouterr().err
+
+
+def test_submit_without_a_cluster_says_so(capsys):
+    assert main(["submit", "train", "jobs/configs/train_small.yaml", "--address", NOBODY]) == 1
+    assert "cannot reach the Ray Jobs API at http://127.0.0.1:1" in capsys.readouterr().err
+
+
+def test_down_without_a_head_says_so(capsys):
+    assert main(["cluster", "down"]) == 1
+    assert "no head started by raylane is running" in capsys.readouterr().err
+
+
+def test_status_without_a_head_says_so(capsys):
+    assert main(["cluster", "status", "--address", NOBODY]) == 1
+    assert "no Ray dashboard answers" in capsys.readouterr().err
+
+
+def test_jobs_list_without_a_cluster_says_so(capsys):
+    assert main(["jobs", "list", "--address", NOBODY]) == 1
+    assert "cannot reach the Ray Jobs API" in capsys.readouterr().err
+
+
+def test_token_command_creates_a_private_token_once(capsys, raylane_home):
+    assert main(["cluster", "token"]) == 0
+    path = capsys.readouterr().out.strip()
+    assert path == str(raylane_home / "ray" / "auth_token")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"

@@ -1,0 +1,105 @@
+"""Ray Train end to end on the shared cluster: accuracy, worker failure, driver death, the bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from framework.config import load_config
+from framework.data import read_table
+from framework.models import load_bundle
+from framework.train import run_training
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+SMALL = "jobs/configs/train_small.yaml"
+EPOCHS = 2
+
+
+def _config(data_overrides, storage, name, *extra):
+    overrides = data_overrides + [f"run.storage_path={storage}", f"run.name={name}", f"optim.epochs={EPOCHS}"]
+    _, cfg = load_config(SMALL, overrides + list(extra))
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def reference_run(ray_cluster, data_overrides, tmp_path_factory):
+    storage = tmp_path_factory.mktemp("runs")
+    return run_training(_config(data_overrides, storage, "reference"))
+
+
+def test_two_workers_reach_the_bayes_auc(reference_run):
+    last, best = reference_run.metrics, reference_run.metrics["best"]
+    assert last["epoch"] == EPOCHS and last["valid_rows"] == 60_000
+    assert best["auc"] > best["bayes_auc"] - 0.03, (best["auc"], best["bayes_auc"])
+    assert last["samples_per_s"] > 0 and last["resumes"] == 0
+
+
+def test_bundle_scores_like_an_independent_reference(reference_run, training_data):
+    bundle = load_bundle(reference_run.bundle)
+    assert {p.name for p in Path(reference_run.bundle).iterdir()} >= {
+        "model.safetensors", "model.json", "pipeline", "metrics.json", "contract.yaml", "lineage.json"
+    }
+    lineage = json.loads((Path(reference_run.bundle) / "lineage.json").read_text())
+    assert lineage["seed"] == 0 and len(lineage["config_hash"]) == 64
+    assert lineage["data"]["train"]["rows"] == 240_000 and lineage["code"]["git_commit"]
+    valid = read_table(training_data / "valid")
+    arrays = bundle.pipeline.transform_to_arrays(valid)
+    continuous = np.nan_to_num(np.asarray(arrays["continuous"], dtype=np.float32))
+    scores = bundle.predict_proba(continuous, np.asarray(arrays["categorical"]))
+    auc = roc_auc_score(valid["label"].to_numpy(), scores)
+    best = json.loads((Path(reference_run.bundle) / "metrics.json").read_text())["best"]
+    assert auc == pytest.approx(best["auc"], abs=1e-6), "the bundle must score as the best checkpoint did"
+
+
+def test_a_killed_worker_resumes_from_the_checkpoint(ray_cluster, data_overrides, tmp_path, reference_run):
+    steps_per_epoch = reference_run.metrics["step"] // EPOCHS
+    kill_at = steps_per_epoch + steps_per_epoch // 2  # mid-way through the second epoch
+    cfg = _config(data_overrides, tmp_path, "killed-worker")
+    result = run_training(cfg, fault_injection={"step": kill_at, "marker": str(tmp_path / "fired")})
+    assert (tmp_path / "fired").exists(), "the fault was never injected"
+    last = result.metrics
+    assert last["resumes"] == 1
+    assert last["resumed_from_step"] == steps_per_epoch, "it must resume from the epoch-1 checkpoint, not step 0"
+    assert last["step"] == reference_run.metrics["step"], "step counters continue rather than restart"
+    assert abs(last["auc"] - reference_run.metrics["auc"]) < 0.01
+
+
+def _checkpoints(run_dir: Path) -> list[str]:
+    """Checkpoints Ray Train has registered for the run (its snapshot is what a rerun resumes from)."""
+    snapshot = run_dir / "checkpoint_manager_snapshot.json"
+    try:
+        results = json.loads(snapshot.read_text())["checkpoint_results"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return []
+    return [r["checkpoint_dir_name"] for r in results]
+
+
+def test_a_killed_driver_resumes_when_rerun(ray_cluster, data_overrides, tmp_path):
+    address = ray_cluster.get_runtime_context().gcs_address
+    overrides = data_overrides + [f"run.storage_path={tmp_path}", "run.name=killed-driver", f"optim.epochs={EPOCHS}"]
+    command = [sys.executable, "-m", "jobs.train", SMALL, *overrides]
+    env = {**os.environ, "RAY_ADDRESS": address}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not _checkpoints(tmp_path / "killed-driver") and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.5)
+    assert first.poll() is None, f"the run ended before it could be killed:\n{first.stdout.read()}"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert _checkpoints(tmp_path / "killed-driver"), "no checkpoint was written before the kill"
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert second.stdout.strip().splitlines()[-1].startswith("bundle: ")
+    metrics = json.loads((tmp_path / "killed-driver" / "bundle" / "metrics.json").read_text())
+    assert metrics["resumes"] >= 1 and metrics["resumed_from_step"] > 0
+    assert metrics["epoch"] == EPOCHS

@@ -1,0 +1,140 @@
+"""Training pieces that need no Ray cluster: scaling, checkpoints, schedules, metrics, configs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import log_loss, roc_auc_score
+
+from framework.config import load_config
+from framework.errors import ConfigError
+from framework.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from framework.train.config import ScalingSection
+from framework.train.evaluation import gather_predictions, validation_metrics
+from framework.train.loop import lr_factor, make_optimizer
+from framework.train.trainer import _torch_config, scaling_config_kwargs
+
+SMALL = "jobs/configs/train_small.yaml"
+
+
+def test_scaling_maps_to_ray_scaling_config():
+    from ray.train import ScalingConfig
+
+    cpu = scaling_config_kwargs(ScalingSection(num_workers=2, resources_per_worker={"CPU": 0.5}), cluster_gpus=0)
+    assert cpu == {"num_workers": 2, "use_gpu": False, "resources_per_worker": {"CPU": 0.5}}
+    assert scaling_config_kwargs(ScalingSection(num_workers=4), cluster_gpus=8)["use_gpu"] is True
+    assert scaling_config_kwargs(ScalingSection(num_workers=4, use_gpu=False), cluster_gpus=8)["use_gpu"] is False
+    elastic = scaling_config_kwargs(ScalingSection(num_workers=(1, 4)), cluster_gpus=0)
+    assert elastic["num_workers"] == (1, 4) and ScalingConfig(**elastic).elasticity_enabled
+    tpu = scaling_config_kwargs(
+        ScalingSection(num_workers=4, accelerator="tpu", topology="2x2x1", accelerator_type="TPU-V4"), cluster_gpus=0
+    )
+    assert tpu == {"num_workers": 4, "use_gpu": False, "use_tpu": True, "topology": "2x2x1", "accelerator_type": "TPU-V4"}
+    config = ScalingConfig(**tpu)
+    assert config.use_tpu and config.topology == "2x2x1"
+    with pytest.raises(ConfigError, match="contradicts use_gpu: false"):
+        scaling_config_kwargs(ScalingSection(accelerator="gpu", use_gpu=False), cluster_gpus=0)
+
+
+def test_tpu_without_torch_xla_is_a_clear_error():
+    pytest.importorskip("ray")
+    try:
+        import torch_xla  # noqa: F401
+
+        pytest.skip("torch_xla is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(ConfigError, match="torch_xla"):
+        _torch_config(True)
+    assert _torch_config(False) is None
+
+
+def test_checkpoint_round_trip_restores_weights_optimizer_and_rng(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    optimizer = make_optimizer(model, {"optimizer": "adam", "lr": 0.01, "weight_decay": 0.0, "momentum": 0.0})
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(16, 4)).pow(2).mean().backward()
+        optimizer.step()
+    save_checkpoint(tmp_path, model, optimizer, TrainingState(epoch=1, step=3, metrics={"auc": 0.7}))
+    expected_next = torch.rand(3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.safetensors", "optimizer.json", "optimizer.safetensors", "rng.safetensors", "state.json"
+    ]
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    fresh_optimizer = make_optimizer(fresh, {"optimizer": "adam", "lr": 0.01, "weight_decay": 0.0, "momentum": 0.0})
+    state = load_checkpoint(tmp_path, fresh, fresh_optimizer)
+    assert (state.epoch, state.step, state.metrics) == (1, 3, {"auc": 0.7})
+    assert torch.equal(torch.rand(3), expected_next), "the RNG state was not restored"
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(a, b)
+    # the optimizer continues exactly as the original would
+    batch = torch.randn(16, 4)
+    for m, o in ((model, optimizer), (fresh, fresh_optimizer)):
+        o.zero_grad()
+        m(batch).pow(2).mean().backward()
+        o.step()
+    for a, b in zip(model.parameters(), fresh.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_lr_schedules():
+    optim = {"lr_schedule": "cosine", "warmup_steps": 10}
+    assert lr_factor(0, optim, 110) == pytest.approx(0.1)
+    assert lr_factor(10, optim, 110) == pytest.approx(1.0)
+    assert lr_factor(60, optim, 110) == pytest.approx(0.5)
+    assert lr_factor(110, optim, 110) == pytest.approx(0.0)
+    assert lr_factor(50, {"lr_schedule": "linear", "warmup_steps": 0}, 100) == pytest.approx(0.5)
+    assert lr_factor(50, {"lr_schedule": "constant", "warmup_steps": 0}, 100) == 1.0
+
+
+def test_validation_metrics_match_sklearn():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 5000).astype(float)
+    probabilities = np.clip(rng.random(5000) * 0.5 + labels * 0.3, 0.01, 0.99)
+    metrics = validation_metrics(labels, probabilities, probabilities * 0.9)
+    assert metrics["auc"] == pytest.approx(roc_auc_score(labels, probabilities), abs=1e-12)
+    assert metrics["logloss"] == pytest.approx(log_loss(labels, probabilities), abs=1e-9)
+    assert metrics["bayes_auc"] == pytest.approx(roc_auc_score(labels, probabilities * 0.9), abs=1e-12)
+    assert "bayes_auc" not in validation_metrics(labels, probabilities, np.full(5000, np.nan))
+    local = torch.arange(6, dtype=torch.float64).reshape(2, 3)
+    assert torch.equal(gather_predictions(local), local)  # one process: nothing to gather
+
+
+def test_shipped_training_configs_validate():
+    for path in (SMALL, "jobs/configs/train_gpu.yaml"):
+        kind, cfg = load_config(path)
+        assert kind == "train" and cfg.run.name
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.name=transformer_xl", "known models"),
+        ("optim.lr=-0.1", "optim.lr: got -0.1; input should be greater than 0"),
+        ("scaling.num_workers=[3, 1]", "scaling.num_workers"),
+        ("run.checkpoint.mode=best", "run.checkpoint.mode: got 'best'"),
+        ("model.embedding_dim=-4", "model.embedding_dim"),
+    ],
+)
+def test_bad_training_configs(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        load_config(SMALL, [override], kind="train")
+
+
+def test_a_column_missing_from_the_contract_is_refused(tmp_path):
+    from framework.data.generate import synthetic_contract
+    from framework.data.contract import save_contract
+    from framework.train.trainer import check_inputs
+
+    save_contract(synthetic_contract(), tmp_path / "contract.yaml")
+    _, cfg = load_config(SMALL, [f"data.contract={tmp_path / 'contract.yaml'}", "features.ops.0.columns=[I1, I99]"])
+    with pytest.raises(ConfigError, match=r"I99"):
+        check_inputs(cfg)
+    _, cfg = load_config(SMALL, [f"data.contract={tmp_path / 'contract.yaml'}", "features.ops.0.columns=[user_email]"])
+    with pytest.raises(ConfigError, match="pii or ignore"):
+        check_inputs(cfg)
