@@ -148,7 +148,19 @@ def stop_head(home: Path | None = None, timeout_s: float = _STOP_TIMEOUT_S) -> H
         raise ClusterError("no head started by raylane is running (see `raylane cluster status`)")
     _terminate_group(info.pid, timeout_s)
     state.unlink(missing_ok=True)
+    _forget_current_cluster(info.gcs_address)
     return info
+
+
+def _forget_current_cluster(gcs_address: str) -> None:
+    """`ray start` records its address in /tmp/ray/ray_current_cluster and only `ray stop` removes it.
+    A stale record makes later address-less Ray clients wait for a GCS that is gone."""
+    record = Path("/tmp/ray/ray_current_cluster")
+    try:
+        if record.read_text().strip() == gcs_address:
+            record.unlink()
+    except OSError:
+        pass
 
 
 def _group_alive(pgid: int) -> bool:

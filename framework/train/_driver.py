@@ -6,14 +6,21 @@ import json
 import math
 from pathlib import Path
 
+from framework.errors import RaylaneError
 from framework.lineage import collect_lineage, config_hash
 from framework.ray_session import ensure_ray
 from framework.train.config import TrainConfig
-from framework.train.data import build_dataset
+from framework.train.data import DATA_TASK_CPUS, build_dataset
 from framework.train.loop import LoopSettings, train_loop_per_worker
 from framework.train.trainer import TrainResult, _torch_config, run_directory, scaling_config_kwargs
 
 _FEATURES_STAMP = "features.json"
+
+
+class TrainingFailed(RaylaneError):
+    """Ray Train gave up: the workers failed more often than run.max_failures allows."""
+
+    exit_code = 1
 
 
 def _log(message: str) -> None:
@@ -35,7 +42,8 @@ def fit_pipeline(cfg: TrainConfig, run_dir: Path):
     pipeline = FeaturePipeline.from_yaml_dict(features)
     files = list_parquet_files(cfg.data.train)
     columns = pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
-    dataset = ray.data.read_parquet(files.paths, filesystem=files.filesystem, columns=list(dict.fromkeys(columns)))
+    dataset = ray.data.read_parquet(files.paths, filesystem=files.filesystem, num_cpus=DATA_TASK_CPUS)
+    dataset = dataset.select_columns(list(dict.fromkeys(columns)))
     _log(f"fitting {len(cfg.features.ops)} feature op(s) on {len(files.paths)} training file(s)")
     pipeline.fit(dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +130,14 @@ def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> Tra
         },
     )
     _log(f"run {cfg.run.name}: {train_rows:,} training rows, {workers} worker(s), storage {run_dir}")
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except ray.train.TrainingFailedError as error:
+        summary = str(error).strip().splitlines()[-1][:500]
+        raise TrainingFailed(
+            f"run {cfg.run.name}: training failed after {cfg.run.max_failures} allowed failure(s): {summary}. "
+            f"Worker logs are above; rerun the same command to resume from the last checkpoint in {run_dir}"
+        ) from None
     checkpoint = result.get_best_checkpoint(cfg.run.checkpoint.metric, cfg.run.checkpoint.mode) or result.checkpoint
     metrics = {**result.metrics, "best": checkpoint_metrics(checkpoint)}
     with checkpoint.as_directory() as directory:

@@ -61,12 +61,8 @@ def build_dataset(source, pipeline_dir: str | Path, label: str, out_of_fold: boo
     files = list_parquet_files(source)
     schema_names = set(pq.read_schema(files.paths[0], filesystem=files.filesystem).names)
     wanted = [c for c in dict.fromkeys(columns + [label, TRUTH_COLUMN]) if c in schema_names]
-    dataset = ray.data.read_parquet(
-        files.paths,
-        filesystem=files.filesystem,
-        columns=wanted,
-        ray_remote_args={"num_cpus": DATA_TASK_CPUS},
-    )
+    dataset = ray.data.read_parquet(files.paths, filesystem=files.filesystem, num_cpus=DATA_TASK_CPUS)
+    dataset = dataset.select_columns(wanted)
     transform = functools.partial(
         _transform_batch, pipeline_dir=str(pipeline_dir), label=label, out_of_fold=out_of_fold
     )

@@ -75,8 +75,11 @@ def value_counts_strings(offsets: np.ndarray, data: np.ndarray, valid: np.ndarra
 
 
 def group_sums(codes: np.ndarray, y: np.ndarray, num_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per group: how many rows and the sum of y, as float64[num_groups] each."""
+    """Per group: how many rows and the sum of y, as float64[num_groups] each. Codes must lie in
+    [0, num_groups): the GPU twin refuses others the same way."""
     codes = np.asarray(codes, dtype=np.int64)
+    if codes.size and (codes.min() < 0 or codes.max() >= num_groups):
+        raise ValueError(f"group_sums: codes must lie in [0, {num_groups}), found {codes.min()}..{codes.max()}")
     counts = np.bincount(codes, minlength=num_groups).astype(np.float64)
-    sums = np.bincount(codes, weights=np.asarray(y, dtype=np.float64), minlength=num_groups)
+    sums = np.bincount(codes, weights=np.asarray(y, dtype=np.float64), minlength=num_groups).astype(np.float64)
     return counts, sums

@@ -74,3 +74,14 @@ def test_lookup_string_keys_exact_and_no_false_match():
 def test_lookup_refuses_kind_mismatch():
     with pytest.raises(TypeError):
         cpu.lookup_keys(cpu.build_key_index(np.array([1])), string_buffers(pa.array(["1"])))
+
+
+def test_group_sums_edge_cases_match_the_gpu_contract():
+    import pytest
+
+    from kernels.cpu import group_sums
+
+    counts, sums = group_sums(np.zeros(0, np.int64), np.zeros(0), 3)
+    assert counts.dtype == sums.dtype == np.float64 and counts.tolist() == sums.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        group_sums(np.array([0, 2]), np.array([1.0, 1.0]), 2)

@@ -1,0 +1,274 @@
+"""Training throughput: raylane (Ray Train, 1 and 2 workers) against a plain single-process torch loop.
+
+One run, same machine, same synthetic rows, same model, batch size and optimizer
+(jobs/configs/train_small.yaml: dlrm, batch 1024 per worker, Adam):
+  plain      fit the feature pipeline in this process, transform every row to arrays once (out-of-fold
+             target encoding, as training does), then a torch loop over slices of those tensors
+  raylane    run_training with scaling.num_workers 1, then 2 (resources_per_worker {CPU: 0.5}): Ray Data
+             reads Parquet and transforms each batch while Ray Train trains, so its samples/s include
+             the data path
+  data path  the same Ray Data read + transform + iter_torch_batches, with no model
+Every rate is steady state: the last epoch (or pass); the first is the warm-up and is reported apart.
+With a GPU (torch.cuda.is_available()) the model's training step is also timed there with torch alone,
+on tensors already on the device, and set against the data path.
+
+    python benchmarks/train.py [--rows 400000] [--epochs 2]
+Writes benchmarks/results/train.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._machine import write_result  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "jobs" / "configs" / "train_small.yaml"
+PER_WORKER_GOAL = 0.9  # Ray Train samples/s per worker against the plain loop
+GPU_FEED_GOAL = 2.0  # input pipeline samples/s against what the model step consumes on a GPU
+DTYPES = {"continuous": torch.float32, "categorical": torch.int64, "label": torch.float32}
+BATCH_DTYPES = {**DTYPES, "p_true": torch.float64}  # as raylane's loop asks for them (p_true: evaluation only)
+
+
+def make_data(work: Path, rows: int, valid_rows: int) -> list[str]:
+    """Training and validation Parquet with their contract; the data overrides for the config."""
+    from framework.data.generate import GenerateRequest, write_synthetic_dataset
+
+    write_synthetic_dataset(work / "train", GenerateRequest(rows=rows, seed=1, files_per_day=4))
+    write_synthetic_dataset(work / "valid", GenerateRequest(rows=valid_rows, seed=2, files_per_day=2))
+    return [f"data.train={work / 'train'}", f"data.valid={work / 'valid'}", f"data.contract={work / 'train' / 'contract.yaml'}"]
+
+
+def train_config(data: list[str], storage: Path, name: str, workers: int, epochs: int):
+    from framework.config import load_config
+
+    overrides = data + [f"run.storage_path={storage}", f"run.name={name}", f"scaling.num_workers={workers}", f"optim.epochs={epochs}"]
+    return load_config(CONFIG, overrides, kind="train")[1]
+
+
+def input_columns(cfg, pipeline) -> list[str]:
+    """The columns training reads, as the driver chooses them."""
+    return pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
+
+
+def prepare_tensors(cfg, pipeline_dir: Path) -> tuple[dict, object, dict]:
+    """Fit on the whole training table and transform it once: (tensors, pipeline, seconds)."""
+    from framework.data import read_table
+    from framework.features import FeaturePipeline
+    from framework.train.data import model_arrays
+
+    pipeline = FeaturePipeline.from_yaml_dict(cfg.features.model_dump(mode="json"))
+    started = time.perf_counter()
+    table = read_table(cfg.data.train, columns=list(dict.fromkeys(input_columns(cfg, pipeline) + [cfg.label])))
+    read_s = time.perf_counter() - started
+    pipeline.fit(table)
+    fit_s = time.perf_counter() - started - read_s
+    arrays = model_arrays(pipeline, table, cfg.label, out_of_fold=True)
+    transform_s = time.perf_counter() - started - read_s - fit_s
+    pipeline.save(pipeline_dir)
+    tensors = {name: torch.from_numpy(arrays[name]) for name in DTYPES}
+    return tensors, pipeline, {"read_s": read_s, "fit_s": fit_s, "transform_s": transform_s}
+
+
+def build_training_model(cfg, pipeline, device: str = "cpu"):
+    from framework.models import build_model, validate_model_config
+
+    schema = pipeline.output_schema
+    model = build_model(validate_model_config(cfg.model), len(schema.continuous), list(schema.categorical.values()), seed=cfg.run.seed)
+    model = model.to(device)
+    return model, torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+
+
+def plain_loop(cfg, pipeline, tensors: dict, epochs: int, threads: int) -> dict:
+    """What one would write without raylane: a torch loop over slices of ready tensors."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model, optimizer = build_training_model(cfg, pipeline)
+        loss_fn, batch, rows = torch.nn.BCEWithLogitsLoss(), cfg.optim.batch_size, len(tensors["label"])
+        rates = []
+        for _ in range(epochs):
+            started = time.perf_counter()
+            model.train()
+            for first in range(0, rows, batch):
+                logits = model(tensors["continuous"][first:first + batch], tensors["categorical"][first:first + batch])
+                loss = loss_fn(logits.float(), tensors["label"][first:first + batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                float(loss.detach())  # the loop logs its loss, as raylane's does
+            rates.append(rows / (time.perf_counter() - started))
+    finally:
+        torch.set_num_threads(previous)
+    return {"threads": threads, "samples_per_s_by_epoch": rates, "samples_per_s": rates[-1]}
+
+
+def raylane_run(cfg) -> dict:
+    """One run_training; its last epoch's global samples/s (data path included) and its wall time."""
+    from framework.train import run_training
+
+    started = time.perf_counter()
+    result = run_training(cfg)
+    wall_s = time.perf_counter() - started
+    workers = cfg.scaling.num_workers
+    rate = float(result.metrics["samples_per_s"])
+    return {"workers": workers, "epochs": cfg.optim.epochs, "samples_per_s": rate,
+            "samples_per_s_per_worker": rate / workers, "wall_s_incl_fit_and_validation": wall_s,
+            "last_epoch": int(result.metrics["epoch"]), "auc": float(result.metrics["auc"])}
+
+
+def data_path_alone(cfg, pipeline, pipeline_dir: Path, passes: int) -> dict:
+    """Ray Data read + transform + iter_torch_batches of the training set, no model."""
+    from framework.train.data import build_dataset
+
+    dataset = build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, input_columns(cfg, pipeline))
+    rates = []
+    for _ in range(passes):
+        started, rows = time.perf_counter(), 0
+        for batch in dataset.iter_torch_batches(batch_size=cfg.optim.batch_size, dtypes=BATCH_DTYPES, drop_last=False):
+            rows += int(batch["label"].shape[0])
+        rates.append(rows / (time.perf_counter() - started))
+    return {"passes": passes, "samples_per_s_by_pass": rates, "samples_per_s": rates[-1]}
+
+
+def gpu_step(cfg, pipeline, tensors: dict, warmup_steps: int = 20, steps: int = 200) -> dict | None:
+    """The model's training step on the GPU with torch alone (tensors already on the device)."""
+    if not torch.cuda.is_available():
+        return None
+    model, optimizer = build_training_model(cfg, pipeline, "cuda")
+    loss_fn, batch = torch.nn.BCEWithLogitsLoss(), cfg.optim.batch_size
+    on_device = {name: value[: batch * 64].cuda() for name, value in tensors.items()}
+    rows = len(on_device["label"])
+
+    def step(index: int) -> None:
+        first = (index * batch) % rows
+        with torch.autocast("cuda", dtype=torch.bfloat16):  # as raylane's loop does on CUDA
+            logits = model(on_device["continuous"][first:first + batch], on_device["categorical"][first:first + batch])
+        loss = loss_fn(logits.float(), on_device["label"][first:first + batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for index in range(warmup_steps):
+        step(index)
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for index in range(steps):
+        step(index)
+    torch.cuda.synchronize()
+    return {"device": torch.cuda.get_device_name(0), "warmup_steps": warmup_steps, "steps": steps,
+            "samples_per_s": steps * batch / (time.perf_counter() - started)}
+
+
+def summarise(plain: dict, plain_one_thread: dict, runs: dict, data_path: dict, gpu: dict | None) -> dict:
+    one, two = runs[1]["samples_per_s"], runs[2]["samples_per_s"]
+    summary = {
+        "per_worker_ratio_2_workers_vs_plain": two / 2 / plain["samples_per_s"],
+        "per_worker_ratio_2_workers_vs_plain_1_thread": two / 2 / plain_one_thread["samples_per_s"],
+        "ratio_1_worker_vs_plain": one / plain["samples_per_s"],
+        "ratio_1_worker_vs_plain_1_thread": one / plain_one_thread["samples_per_s"],
+        "scaling_efficiency_2_workers": two / (2 * one),
+        "data_path_vs_model_step_cpu": data_path["samples_per_s"] / plain["samples_per_s"],
+    }
+    ratio = summary["per_worker_ratio_2_workers_vs_plain"]
+    goals = {"ray_train_per_worker_at_least_0.9x_plain": {"value": ratio, "goal": PER_WORKER_GOAL, "met": ratio >= PER_WORKER_GOAL}}
+    if gpu is None:
+        goals["gpu_input_pipeline_at_least_2x_model_step"] = {"met": None, "why": "no GPU on this machine: not measured"}
+    else:
+        feed = data_path["samples_per_s"] / gpu["samples_per_s"]
+        summary["data_path_vs_model_step_gpu"] = feed
+        goals["gpu_input_pipeline_at_least_2x_model_step"] = {"value": feed, "goal": GPU_FEED_GOAL, "met": feed >= GPU_FEED_GOAL}
+    return {"summary": summary, "goals": goals}
+
+
+def print_table(plain: dict, plain_one_thread: dict, runs: dict, data_path: dict, gpu: dict | None, report: dict) -> None:
+    rows = [
+        (f"plain torch loop ({plain['threads']} threads)", plain["samples_per_s"], plain["samples_per_s_by_epoch"]),
+        ("plain torch loop (1 thread)", plain_one_thread["samples_per_s"], plain_one_thread["samples_per_s_by_epoch"]),
+        ("raylane, 1 worker (global)", runs[1]["samples_per_s"], None),
+        ("raylane, 2 workers (global)", runs[2]["samples_per_s"], None),
+        ("raylane, 2 workers (per worker)", runs[2]["samples_per_s_per_worker"], None),
+        ("data path alone (Ray Data)", data_path["samples_per_s"], data_path["samples_per_s_by_pass"]),
+    ]
+    if gpu is not None:
+        rows.append((f"model step on {gpu['device']}", gpu["samples_per_s"], None))
+    print(f"{'':<34}{'samples/s':>12}   all epochs/passes")
+    for label, rate, every in rows:
+        print(f"{label:<34}{rate:>12,.0f}   {'  '.join(f'{r:,.0f}' for r in every) if every else ''}")
+    for key, value in report["summary"].items():
+        print(f"{key:>48}: {value:.2f}")
+    for key, goal in report["goals"].items():
+        state = {True: "MET", False: "NOT MET", None: "not measured"}[goal["met"]]
+        print(f"goal {key}: {state}" + (f" ({goal['value']:.2f} against {goal['goal']})" if "value" in goal else f" ({goal['why']})"))
+    print(f"wall time incl. pipeline fit and validation: 1 worker {runs[1]['wall_s_incl_fit_and_validation']:.1f} s, "
+          f"2 workers {runs[2]['wall_s_incl_fit_and_validation']:.1f} s")
+
+
+NOTES = [
+    "Steady state is the last epoch (pass); the first is the warm-up (Ray worker start, Ray Data task start, allocator).",
+    "raylane samples_per_s is the loop's own metric: samples trained by all workers / the epoch's training seconds; "
+    "it includes the data path (Ray Data read + feature transform + batching) but not validation.",
+    "The plain loop trains on tensors transformed once up front, so its rate is the model step alone; its read, fit "
+    "and transform seconds are reported apart.",
+    "Ray gives a worker with CPU 0.5 one intra-op thread (OMP_NUM_THREADS=1); the plain loop is timed with torch's "
+    "default threads and with 1 thread, and the ratios are given against both.",
+    "On 2 cores, 2 workers share both cores with the Ray Data read/transform tasks and with the driver, and DDP "
+    "all-reduces dense embedding gradients over gloo every step, so scaling cannot be linear here.",
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=400_000)
+    parser.add_argument("--valid-rows", type=int, default=20_000)
+    parser.add_argument("--epochs", type=int, default=2, help="per run; the last one is the steady state (default 2)")
+    args = parser.parse_args()
+    os.environ["RAYLANE_DEVICE"] = "cpu"
+    load_before = os.getloadavg()[0]
+    print(f"{args.rows:,} training rows, {args.epochs} epochs; load average {load_before:.1f}")
+    work = Path(tempfile.mkdtemp(prefix="raylane-bench-train-"))
+    try:
+        data = make_data(work, args.rows, args.valid_rows)
+        cfgs = {workers: train_config(data, work / "runs", f"bench-{workers}w", workers, args.epochs) for workers in (1, 2)}
+        tensors, pipeline, prepare = prepare_tensors(cfgs[1], work / "pipeline")
+        plain = plain_loop(cfgs[1], pipeline, tensors, args.epochs, torch.get_num_threads())
+        plain_one_thread = plain_loop(cfgs[1], pipeline, tensors, args.epochs, 1)
+        gpu = gpu_step(cfgs[1], pipeline, tensors)
+        from framework.ray_session import ensure_ray
+
+        started = time.perf_counter()
+        ray = ensure_ray()
+        ray_start_s = time.perf_counter() - started
+        runs = {workers: raylane_run(cfg) for workers, cfg in cfgs.items()}
+        data_path = data_path_alone(cfgs[1], pipeline, work / "pipeline", passes=2)
+        ray.shutdown()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report = summarise(plain, plain_one_thread, runs, data_path, gpu)
+    print_table(plain, plain_one_thread, runs, data_path, gpu, report)
+    if gpu is None:
+        print("no GPU: GPU section skipped")
+    payload = {
+        "rows": args.rows, "valid_rows": args.valid_rows, "epochs": args.epochs, "config": str(CONFIG.relative_to(REPO)),
+        "model": cfgs[1].model, "batch_size_per_worker": cfgs[1].optim.batch_size,
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
+        "plain_prepare_s": prepare, "ray_start_s": ray_start_s,
+        "plain": plain, "plain_1_thread": plain_one_thread, "raylane": {f"{w}_workers": r for w, r in runs.items()},
+        "data_path_alone": data_path, "gpu_model_step": gpu, **report, "notes": NOTES,
+    }
+    print(f"wrote {write_result('train', payload)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
