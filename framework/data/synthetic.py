@@ -76,9 +76,10 @@ def _zipf_ranks(uniform: np.ndarray, cardinality: int, exponent: float) -> np.nd
 
 
 def _value_codes(ranks: np.ndarray, column_index: int) -> np.ndarray:
-    """A bijection rank → 32-bit code, different per column, so values look like ids."""
-    salt = np.uint64(0x5BD1E995 * (column_index + 1) & 0xFFFFFFFF)
-    return ((ranks.astype(np.uint64) * INT_VALUE_MULTIPLIER + salt) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    """A bijection rank → 32-bit code, different per column, so values look like ids.
+    uint32 arithmetic wraps modulo 2**32 by itself."""
+    salt = np.uint32(0x5BD1E995 * (column_index + 1) & 0xFFFFFFFF)
+    return ranks.astype(np.uint32) * np.uint32(INT_VALUE_MULTIPLIER) + salt
 
 
 def _numeric_columns(rng, rows: int, model: HiddenModel, logit: np.ndarray) -> list[pa.Array]:

@@ -139,9 +139,9 @@ class FeaturePipeline:
         if not hasattr(self, "output_schema_"):
             raise RaylaneError("FeaturePipeline: call fit (or load an artifact) before transform")
 
-    def _check_input(self, table: pa.Table, out_of_fold: bool) -> None:
+    def _check_input(self, table: pa.Table, out_of_fold: bool, passthrough: bool = True) -> None:
         self._check_fitted()
-        required = raw_inputs(self.ops) + self.passthrough
+        required = raw_inputs(self.ops) + (self.passthrough if passthrough else [])
         if out_of_fold and self.id_column and any(op.reads_row_id for op in self.ops):
             required.append(self.id_column)
         require_columns(table.schema, required, "input table")
@@ -167,19 +167,23 @@ class FeaturePipeline:
             return assemble_table(table, self._written(table, out_of_fold)[0], self.passthrough)
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
-    def transform_to_arrays(self, table: pa.Table, out_of_fold: bool = False) -> dict:
+    def transform_to_arrays(self, table: pa.Table, out_of_fold: bool = False, passthrough: bool = True) -> dict:
         """{"continuous": float32[n, c], "categorical": int64[n, k]} as NumPy (order: output_schema),
-        plus each numeric passthrough column by name."""
-        self._check_input(table, out_of_fold)
+        plus each numeric passthrough column by name. `passthrough=False` is for scoring: only the
+        model inputs, so the label and other passthrough columns need not be present."""
+        self._check_input(table, out_of_fold, passthrough)
         written, _ = self._written(table, out_of_fold)
-        return assemble_arrays(table, written, self.output_schema_, np)
+        return assemble_arrays(table, written, self._schema_for(passthrough), np)
 
-    def transform_to_tensors(self, table: pa.Table, out_of_fold: bool = False) -> dict:
+    def transform_to_tensors(self, table: pa.Table, out_of_fold: bool = False, passthrough: bool = True) -> dict:
         """Like transform_to_arrays, as torch tensors. On the GPU they are CUDA tensors, handed from
         CuPy to torch through DLPack without a host round trip; on the CPU they share NumPy memory."""
-        self._check_input(table, out_of_fold)
+        self._check_input(table, out_of_fold, passthrough)
         written, xp = self._written(table, out_of_fold)
-        return to_tensors(assemble_arrays(table, written, self.output_schema_, xp))
+        return to_tensors(assemble_arrays(table, written, self._schema_for(passthrough), xp))
+
+    def _schema_for(self, passthrough: bool) -> OutputSchema:
+        return self.output_schema_ if passthrough else OutputSchema(self.output_schema_.fields, [])
 
     # -- the artifact --------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:

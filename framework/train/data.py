@@ -31,20 +31,15 @@ def _pipeline(pipeline_dir: str):
 
 
 def model_arrays(pipeline, table: pa.Table, label: str, out_of_fold: bool = False) -> dict[str, np.ndarray]:
-    """Model inputs of one Arrow batch. Missing continuous values (NaN) become 0.0, the mean
-    after normalisation; fill them explicitly in the pipeline to choose another value."""
+    """Model inputs of one Arrow batch (framework.models.inputs), plus the label and `p_true`."""
+    from framework.models.inputs import model_inputs
+
     if label not in table.column_names:
         raise DataError(f"label column {label!r} is missing from the batch; found {table.column_names[:8]}...")
-    arrays = pipeline.transform_to_arrays(table, out_of_fold=out_of_fold)
-    continuous = np.nan_to_num(np.asarray(arrays["continuous"], dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     labels = table.column(label)
     if labels.null_count:
         raise DataError(f"label column {label!r} has {labels.null_count} null value(s)")
-    batch = {
-        "continuous": continuous,
-        "categorical": np.asarray(arrays["categorical"], dtype=np.int64),
-        "label": labels.to_numpy().astype(np.float32),
-    }
+    batch = {**model_inputs(pipeline, table, out_of_fold), "label": labels.to_numpy().astype(np.float32)}
     if TRUTH_COLUMN in table.column_names:
         batch[TRUTH_COLUMN] = table.column(TRUTH_COLUMN).to_numpy().astype(np.float64)
     return batch
