@@ -43,8 +43,9 @@ def _train_briefly(model, arrays: dict, labels: np.ndarray, steps: int, seed: in
     model.eval()
 
 
-def make_bundle(directory: Path, data: Path, seed: int = 0, steps: int = 200) -> Path:
-    """Fit the small training config's pipeline on `data`, train a small DLRM, save the bundle."""
+def make_bundle(directory: Path, data: Path, seed: int = 0, steps: int = 200, profile_data: Path | None = None) -> Path:
+    """Fit the small training config's pipeline on `data`, train a small DLRM, save the bundle
+    (with the feature profile of `profile_data` when given, as training does with validation data)."""
     from framework.features import FeaturePipeline
     from framework.models import build_model, save_bundle, validate_model_config
     from framework.models.inputs import model_inputs
@@ -59,6 +60,9 @@ def make_bundle(directory: Path, data: Path, seed: int = 0, steps: int = 200) ->
     cardinalities = list(schema.categorical.values())
     model = build_model(config, len(schema.continuous), cardinalities, seed=seed)
     _train_briefly(model, arrays, table["label"].to_numpy(), steps, seed)
+    documents = {}
+    if profile_data is not None:
+        documents["profile.json"] = _profile(pipeline, model, read_table(profile_data))
     return save_bundle(
         directory,
         model=model,
@@ -70,4 +74,16 @@ def make_bundle(directory: Path, data: Path, seed: int = 0, steps: int = 200) ->
         metrics={"auc": None},
         contract_path_or_text=data / CONTRACT_FILE,
         lineage={"run_name": "scoring-fake", "seed": seed},
+        documents=documents,
     )
+
+
+def _profile(pipeline, model, table) -> dict:
+    from framework.models.inputs import finite_inputs
+    from framework.monitor import build_profile
+
+    arrays = pipeline.transform_to_arrays(table, passthrough=False)
+    inputs = finite_inputs(arrays)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(inputs["continuous"]), torch.from_numpy(inputs["categorical"]))
+    return build_profile(pipeline, arrays, torch.sigmoid(logits.double()).numpy())

@@ -129,8 +129,13 @@ def save_bundle(
     metrics: Mapping[str, Any],
     contract_path_or_text: str | os.PathLike | None = None,
     lineage: Mapping[str, Any],
+    documents: Mapping[str, Mapping[str, Any] | str] | None = None,
 ) -> Path:
-    """Write a bundle (see `framework.models.bundle`) to `directory` atomically; returns its path."""
+    """Write a bundle (see `framework.models.bundle`) to `directory` atomically; returns its path.
+
+    `documents` adds more checksummed files by plain name: a mapping is written as JSON (the feature
+    profile, `profile.json`), a string as text (the model card, `model_card.md`).
+    """
     config = model_config if isinstance(model_config, ModelConfig) else validate_model_config(model_config)
     cardinalities = [int(c) for c in cardinalities]
     if len(cardinalities) != len(categorical_columns):
@@ -149,6 +154,7 @@ def save_bundle(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     try:
         _write_contents(staging, weights, pipeline, metrics, lineage, contract_path_or_text)
+        _write_documents(staging, documents or {})
         files.write_bytes(staging / files.MANIFEST, _manifest(config, inputs, staging))
         _publish(staging, target)
     finally:
@@ -166,3 +172,15 @@ def _write_contents(staging: Path, weights, pipeline, metrics, lineage, contract
     if pipeline is not None:
         # Duck-typed: any object with save(dir); framework.features stays unimported here.
         pipeline.save(staging / files.PIPELINE_DIR)
+
+
+def _write_documents(staging: Path, documents: Mapping[str, Mapping[str, Any] | str]) -> None:
+    reserved = {files.MANIFEST, files.WEIGHTS, files.METRICS, files.LINEAGE, files.CONTRACT, files.PIPELINE_DIR}
+    for name, content in documents.items():
+        if name in reserved or "/" in name or name.startswith(".") or not name:
+            raise ArtifactError(f"bundle document {name!r}: expected a plain file name other than {sorted(reserved)}")
+        if isinstance(content, str):
+            data = content.encode("utf-8")
+        else:
+            data = (json.dumps(files.json_ready(dict(content), name), indent=2, allow_nan=False, sort_keys=True) + "\n").encode()
+        files.write_bytes(staging / name, data)

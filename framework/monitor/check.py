@@ -1,0 +1,93 @@
+"""Running a drift check: a bundle and some data in, `drift.json` and `drift.png` out.
+
+Example:
+    >>> report = check_drift("runs/ctr/bundle", "data/day=2026-01-09")      # doctest: +SKIP
+    >>> write_drift_report(report, "out/run_date=2026-01-09")              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from framework.errors import ArtifactError
+from framework.monitor.drift import DriftThresholds, drift_report
+
+__all__ = ["check_drift", "drift_for_table", "write_drift_report", "PROFILE_FILE", "DRIFT_FILE", "CHART_FILE"]
+
+PROFILE_FILE = "profile.json"
+DRIFT_FILE = "drift.json"
+CHART_FILE = "drift.png"
+SAMPLE_ROWS = 200_000  # PSI over 10–20 bins is stable long before this; keeps checks cheap on big days
+
+
+def bundle_profile(bundle) -> dict:
+    path = bundle.directory / PROFILE_FILE
+    if PROFILE_FILE not in bundle.checksums or not path.is_file():
+        raise ArtifactError(f"{bundle.directory}: the bundle has no {PROFILE_FILE}; retrain it with this raylane to get one")
+    return json.loads(path.read_text())
+
+
+def drift_for_table(bundle, table: pa.Table, thresholds: DriftThresholds = DriftThresholds()) -> dict:
+    """Drift of one table's rows against the bundle's profile (model inputs and predictions)."""
+    from framework.models.inputs import finite_inputs
+
+    arrays = bundle.pipeline.transform_to_arrays(table, passthrough=False)
+    inputs = finite_inputs(arrays)
+    scores = bundle.predict_proba(inputs["continuous"], inputs["categorical"])
+    return drift_report(bundle_profile(bundle), bundle.pipeline, arrays, scores, thresholds)
+
+
+def _sample(table: pa.Table, rows: int, seed: int = 0) -> pa.Table:
+    if table.num_rows <= rows:
+        return table
+    picked = np.sort(np.random.default_rng(seed).choice(table.num_rows, rows, replace=False))
+    return table.take(pa.array(picked))
+
+
+def check_drift(model: str | os.PathLike, data, thresholds: DriftThresholds = DriftThresholds(),
+                sample_rows: int = SAMPLE_ROWS) -> dict:
+    """Load the bundle, read the columns its pipeline needs from `data`, compare a seeded sample."""
+    from framework.data import read_table
+    from framework.score import BundleScorer
+
+    scorer = BundleScorer(model)
+    table = _sample(read_table(data, columns=scorer.input_columns), sample_rows)
+    report = drift_for_table(scorer.bundle, table, thresholds)
+    report["model"] = {"name": scorer.identity.name, "version": scorer.identity.version}
+    return report
+
+
+def _chart(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    names = [*report["features"], "prediction"]
+    values = [row["psi"] for row in report["features"].values()] + [report["prediction"]["psi"]]
+    threshold = report["thresholds"]["psi"]
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.28 * len(names)), 3.6))
+    axes.bar(range(len(names)), values, color=["#c0392b" if v > threshold else "#2e86c1" for v in values])
+    axes.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"PSI threshold {threshold}")
+    axes.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    axes.set_ylabel("PSI")
+    axes.set_title(f"Drift against the training profile ({report['rows']:,} rows)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_drift_report(report: dict, directory: str | os.PathLike) -> Path:
+    """Write `drift.json` and `drift.png` into `directory`; returns the JSON path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / DRIFT_FILE
+    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    _chart(report, directory / CHART_FILE)
+    return path
