@@ -14,15 +14,19 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
 
 import kernels
+from framework.errors import ConfigError
 from framework.features._base import CATEGORICAL, FeatureOp, OutputField
 from framework.features._columns import Categorical, ColumnFrame
 from framework.features._continuous import float_value_counts
 from framework.features._stats import exact_quantiles, merge_per_column
 from framework.features._vocabulary import KeyLookup, categorical_sums, conform_key_kind, keys_from_arrow, keys_to_arrow
+from kernels.cpu.murmur import murmur3_strings
 
 __all__ = ["Bucketize", "Categorify", "HashBucket", "HashedCross", "hash_index"]
 
@@ -160,25 +164,43 @@ class Categorify(FeatureOp):
         self._lookups = {c: KeyLookup(keys) for c, keys in self.vocabulary_.items()}
 
 
+def salt_seed(variable: str) -> int:
+    """The hash seed of a secret salt: h(UTF-8 bytes of the salt, 0), read from the environment."""
+    salt = os.environ.get(variable)
+    if not salt:
+        raise ConfigError(f"hash_bucket: salt_env names {variable}, which is not set; set the same secret salt "
+                          "wherever the pipeline is fitted or applied")
+    data = np.frombuffer(salt.encode("utf-8"), dtype=np.uint8)
+    return int(murmur3_strings(np.array([0, data.size], dtype=np.int32), data, 0)[0])
+
+
 class HashBucket(FeatureOp):
-    """Missing → 0, else 1 + h(v, 0) mod num_buckets."""
+    """Missing → 0, else 1 + h(v, seed) mod num_buckets; seed 0, or the salt's seed with `salt_env`.
+
+    A salted hash is how a column with the role `pii` may become a feature: the buckets cannot be
+    reversed to the raw values without the salt, which lives only in the environment variable (never
+    in the artifact, the config or the tracking store).
+    """
 
     op_name = "hash_bucket"
 
-    def __init__(self, columns: list[str], num_buckets: int):
+    def __init__(self, columns: list[str], num_buckets: int, salt_env: str | None = None):
         self.columns = columns
         self.num_buckets = num_buckets
+        self.salt_env = salt_env
 
     def transform(self, frame: ColumnFrame) -> None:
+        seed = salt_seed(self.salt_env) if self.salt_env else 0
         for column in self.columns:
             cat = frame.categorical(column)
-            frame.write(column, frame.xp.where(cat.valid, hash_index(cat, self.num_buckets), 0))
+            frame.write(column, frame.xp.where(cat.valid, hash_index(cat, self.num_buckets, seed), 0))
 
     def output_fields(self) -> list[OutputField]:
         return [OutputField(c, CATEGORICAL, "int64", self.num_buckets + 1) for c in self.columns]
 
     def params(self) -> dict:
-        return {"columns": list(self.columns), "num_buckets": self.num_buckets}
+        params = {"columns": list(self.columns), "num_buckets": self.num_buckets}
+        return {**params, "salt_env": self.salt_env} if self.salt_env else params
 
 
 class HashedCross(FeatureOp):

@@ -105,6 +105,10 @@ class CategorifySpec(_ColumnsSpec):
 class HashBucketSpec(_ColumnsSpec):
     op: Literal["hash_bucket"]
     num_buckets: int = Field(ge=1, le=_MAX_BUCKETS)
+    salt_env: str | None = Field(
+        None, pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="environment variable holding a secret salt; the only way a pii column may be a feature",
+    )
 
 
 class HashedCrossSpec(StrictModel):
