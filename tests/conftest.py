@@ -47,6 +47,22 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_raylane_home(tmp_path_factory):
+    """No test reads or writes the user's ~/.raylane (registry, audit log, tokens): a session-wide
+    RAYLANE_HOME, which tests may narrow further with `raylane_home`."""
+    saved = {key: os.environ.get(key) for key in ("RAYLANE_HOME", "MLFLOW_TRACKING_URI", "RAYLANE_AUDIT_LOG")}
+    os.environ["RAYLANE_HOME"] = str(tmp_path_factory.mktemp("raylane-home"))
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("RAYLANE_AUDIT_LOG", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture()
 def raylane_home(tmp_path, monkeypatch):
     """A private RAYLANE_HOME for tests that use the embedded defaults."""

@@ -18,6 +18,10 @@ CONFIG_KINDS: dict[str, tuple[str, frozenset[str]]] = {
     "features": ("framework.features:PipelineSpec", frozenset({"ops"})),
     "demo": ("framework.config.jobs:DemoConfig", frozenset({"generate"})),
     "contract": ("framework.data.contract:Contract", frozenset({"columns"})),
+    "sweep": ("framework.tune.config:SweepConfig", frozenset({"space", "objective"})),
+    "score": ("framework.score.config:ScoreConfig", frozenset({"model", "input", "output"})),
+    "serve": ("framework.serve.config:ServeConfig", frozenset({"model", "server"})),
+    "nightly": ("framework.monitor.nightly_config:NightlyConfig", frozenset({"registry_name", "gate"})),
 }
 
 

@@ -77,8 +77,9 @@ class DLRM(nn.Module):
         vectors = len(self.inputs.cardinalities) + (1 if self.bottom is not None else 0)
         rows, cols = torch.triu_indices(vectors, vectors, offset=1)
         # Not persistent: derived from the shape, so it never enters the saved weights.
-        self.register_buffer("pair_rows", rows, persistent=False)
-        self.register_buffer("pair_cols", cols, persistent=False)
+        # One flat index into the [vectors x vectors] products: index_select on the flattened matrix is
+        # several times faster than advanced indexing with row and column tensors on CPUs.
+        self.register_buffer("pair_flat", rows * vectors + cols, persistent=False)
         width = rows.numel() + (embedding_dim if self.bottom is not None else 0)
         self.top, width = mlp_stack(width, top_mlp)
         self.head = nn.Linear(width, 1)
@@ -100,6 +101,6 @@ class DLRM(nn.Module):
         else:
             vectors = embedded
         products = torch.bmm(vectors, vectors.transpose(1, 2))
-        pairs = products[:, self.pair_rows, self.pair_cols]
+        pairs = products.flatten(1).index_select(1, self.pair_flat)
         top_input = torch.cat([bottom, pairs], dim=1) if self.bottom is not None else pairs
         return self.head(self.top(top_input)).squeeze(-1)

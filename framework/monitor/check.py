@@ -42,6 +42,21 @@ def drift_for_table(bundle, table: pa.Table, thresholds: DriftThresholds = Drift
     return drift_report(bundle_profile(bundle), bundle.pipeline, arrays, scores, thresholds)
 
 
+def sample_parquet(files, columns: list[str], rows: int) -> pa.Table:
+    """About `rows` rows from whole row groups spread evenly over the files (`ParquetFiles`), so a
+    big day is sampled without reading all of it; every row when there are fewer."""
+    from framework.data.parquet_io import open_parquet
+
+    groups = [(handle, index) for handle in (open_parquet(files, path) for path in files.paths)
+              for index in range(handle.num_row_groups)]
+    total = sum(handle.metadata.row_group(index).num_rows for handle, index in groups)
+    if total > rows:
+        wanted = min(len(groups), int(np.ceil(len(groups) * rows / total)))
+        groups = [groups[i] for i in np.unique(np.linspace(0, len(groups) - 1, wanted).round().astype(int))]
+    tables = [handle.read_row_group(index, columns=columns) for handle, index in groups]
+    return _sample(pa.concat_tables(tables), rows) if tables else pa.table({c: pa.array([]) for c in columns})
+
+
 def _sample(table: pa.Table, rows: int, seed: int = 0) -> pa.Table:
     if table.num_rows <= rows:
         return table

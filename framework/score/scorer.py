@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from framework.errors import ArtifactError
 
-__all__ = ["BundleScorer", "ModelIdentity", "resolve_bundle_path"]
+__all__ = ["BundleScorer", "ModelIdentity", "resolve_bundle_path", "resolve_model"]
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,17 @@ def resolve_bundle_path(model: str | os.PathLike) -> Path:
     path = Path(text).expanduser()
     if path.is_dir():
         return path
-    if "@" in text or ("/" in text and not path.exists() and not text.startswith((".", "/", "~"))):
-        raise ArtifactError(
-            f"--model {text}: not a bundle directory. Registry references (name@alias, name/version) need the "
-            "model registry; give the path of a model bundle (runs/<name>/bundle)"
-        )
-    raise ArtifactError(f"--model {text}: no such directory; expected a model bundle written by `raylane train`")
+    raise ArtifactError(f"--model {text}: no such directory; expected a model bundle written by `raylane train`, "
+                        "or a registry reference name@alias or name/version")
+
+
+def resolve_model(model: str | os.PathLike) -> tuple[Path, ModelIdentity | None]:
+    """(bundle directory, registry identity or None) for a bundle path, `name@alias` or `name/version`."""
+    from framework.registry.versions import is_reference, resolve_model as resolve_registered
+
+    if is_reference(os.fspath(model)):
+        return resolve_registered(os.fspath(model))
+    return resolve_bundle_path(model), None
 
 
 class BundleScorer:
@@ -56,10 +61,11 @@ class BundleScorer:
     def __init__(self, model: str | os.PathLike, identity: ModelIdentity | None = None):
         from framework.models import load_bundle
 
-        self.bundle = load_bundle(resolve_bundle_path(model))
+        path, registered = resolve_model(model)
+        self.bundle = load_bundle(path)
         if self.bundle.pipeline is None:
             raise ArtifactError(f"{self.bundle.directory}: the bundle has no pipeline/; it cannot score raw rows")
-        self.identity = identity or self._identity_from_bundle()
+        self.identity = identity or registered or self._identity_from_bundle()
 
     def _identity_from_bundle(self) -> ModelIdentity:
         digest = _manifest_sha256(self.bundle.directory)

@@ -61,5 +61,5 @@ def test_missing_input_column_names_it(scored):
 def test_model_reference_errors(tmp_path):
     with pytest.raises(ArtifactError, match="no such directory"):
         BundleScorer(tmp_path / "nope")
-    with pytest.raises(ArtifactError, match="registry"):
-        BundleScorer("ctr@prod")
+    with pytest.raises(ArtifactError, match="not in the registry"):
+        BundleScorer("ctr@prod")  # a reference, but the (empty, private) registry has no such model

@@ -1,0 +1,55 @@
+"""The typed nightly config (`raylane nightly CONFIG`, `jobs/nightly.py`).
+
+Example (see jobs/configs/nightly.yaml for every knob):
+    model: ctr@prod                       # what is scored tonight
+    registry_name: ctr                    # where a retrained candidate is registered
+    score: {input: data/day, output: scores, run_date: 2026-01-09}
+    drift: {psi: 0.2}
+    retrain: {config: jobs/configs/train_small.yaml, overrides: [data.train=data/recent]}
+    gate: {holdout: data/holdout, margin: 0.0, alias: prod}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import Field
+
+from framework.config import StrictModel
+from framework.monitor.settings import DriftSection
+
+__all__ = ["NightlyConfig"]
+
+
+class NightlyScoreSection(StrictModel):
+    """The night's batch scoring; any other key of a score config goes in `settings`."""
+
+    input: str | list[str]
+    output: str
+    run_date: dt.date
+    settings: dict[str, Any] = Field(default_factory=dict, description="more score-config keys, e.g. passthrough")
+
+
+class RetrainSection(StrictModel):
+    """A training config plus overrides (the recent window of data goes here), as for `raylane train`."""
+
+    config: str = "jobs/configs/train_small.yaml"
+    overrides: list[str] = Field(default_factory=list)
+    when: str = Field("drift", pattern="^(drift|always|never)$", description="drift: only when a threshold breaks")
+
+
+class GateSection(StrictModel):
+    holdout: str | list[str] = Field(description="fresh labelled data both models are scored on")
+    margin: float = Field(0.0, ge=0)
+    alias: str = "prod"
+    label: str = "label"
+
+
+class NightlyConfig(StrictModel):
+    model: str = Field(description="the model scored tonight: name@alias, name/version or a bundle directory")
+    registry_name: str = Field(description="registered model name a retrained candidate is added to")
+    score: NightlyScoreSection
+    drift: DriftSection = DriftSection()
+    retrain: RetrainSection = RetrainSection()
+    gate: GateSection
