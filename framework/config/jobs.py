@@ -29,10 +29,32 @@ class DemoTrainSection(StrictModel):
     overrides: list[str] = Field(default_factory=list, description="key=value overrides of that config")
 
 
+class DemoSweepSection(StrictModel):
+    """The tiny sweep of the demo (TPE + ASHA over lr and batch size)."""
+
+    enabled: bool = True
+    trials: int = Field(4, ge=1)
+    epochs: int = Field(2, ge=1)
+
+
+class DemoDriftSection(StrictModel):
+    """The drifted day of the demo and the recent window the nightly loop retrains on."""
+
+    enabled: bool = True
+    drift: float = Field(1.0, gt=0.0, le=1.0, description="how strongly the day drifts (generator --drift)")
+    recent_rows: int = Field(100_000, gt=0, description="rows of the recent (drifted) training window")
+    day_rows: int = Field(20_000, gt=0, description="rows of the drifted day scored by the nightly loop")
+
+
 class DemoConfig(StrictModel):
-    """The end-to-end demo: generate data, check it, fit features and train, compare with the Bayes AUC."""
+    """The end-to-end demo: data, contract, a tiny sweep, training, the registry, batch and online
+    scoring, a drifted day through the nightly loop, and the audit log."""
 
     generate: GenerateSection = GenerateSection()
     valid_rows: int = Field(50_000, gt=0, description="held-out rows, drawn with seed + 1")
     train: DemoTrainSection = DemoTrainSection()
+    sweep: DemoSweepSection = DemoSweepSection()
+    drift: DemoDriftSection = DemoDriftSection()
+    serve_port: int = Field(8000, ge=1, le=65535, description="where the demo serves the model for a few requests")
+    model_name: str = Field("demo-ctr", description="the registered model name")
     workdir: str | None = Field(None, description="where the demo writes; default $RAYLANE_HOME/demo")

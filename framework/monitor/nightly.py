@@ -52,17 +52,15 @@ def _drift(run_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _retrain(cfg: NightlyConfig, log: Log):
+def _retrain(cfg: NightlyConfig, log: Log) -> str:
+    """Train on the recent window; the run registers itself as a new `candidate` of `registry_name`."""
     from framework.config import load_config
-    from framework.registry import register_trained_bundle
     from framework.train import run_training
 
-    _, train_cfg = load_config(cfg.retrain.config, cfg.retrain.overrides, kind="train")
+    overrides = [*cfg.retrain.overrides, f"registry.name={cfg.registry_name}", "registry.alias=candidate"]
+    _, train_cfg = load_config(cfg.retrain.config, overrides, kind="train")
     log(f"[nightly] retraining {train_cfg.run.name} on {train_cfg.data.train}")
-    result = run_training(train_cfg)
-    registered = register_trained_bundle(cfg.registry_name, result.bundle, config=train_cfg.model_dump(mode="json"))
-    log(f"[nightly] registered {registered.name}/{registered.version} as @{registered.alias}")
-    return registered
+    return run_training(train_cfg).model_version
 
 
 def _gate(cfg: NightlyConfig, version: str, log: Log) -> tuple[str, dict]:
@@ -88,9 +86,9 @@ def run_nightly(cfg: NightlyConfig, log: Log = print) -> NightlyResult:
     result = NightlyResult(scored.run_dir, report, "no drift")
     wanted = {"always": True, "never": False}.get(cfg.retrain.when, report["drifted"])
     if wanted:
-        candidate = _retrain(cfg, log)
-        result.candidate = f"{candidate.name}/{candidate.version}"
-        result.decision, result.promotion = _gate(cfg, candidate.version, log)
+        version = _retrain(cfg, log)
+        result.candidate = f"{cfg.registry_name}/{version}"
+        result.decision, result.promotion = _gate(cfg, version, log)
     elif report["drifted"]:
         result.decision = "retrain off"
     model = scored.manifest["model"]

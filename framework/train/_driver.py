@@ -52,7 +52,7 @@ def fit_pipeline(cfg: TrainConfig, run_dir: Path):
     return pipeline, pipeline_dir
 
 
-def _run_config(cfg: TrainConfig, run_dir: Path):
+def _run_config(cfg: TrainConfig, run_dir: Path, callbacks: tuple = ()):
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
 
     checkpoint = cfg.run.checkpoint
@@ -65,6 +65,7 @@ def _run_config(cfg: TrainConfig, run_dir: Path):
             checkpoint_score_attribute=checkpoint.metric,
             checkpoint_score_order=checkpoint.mode,
         ),
+        callbacks=list(callbacks) or None,
     )
 
 
@@ -77,6 +78,10 @@ def _write_bundle(cfg: TrainConfig, run_dir: Path, pipeline, checkpoint_dir: str
     cardinalities = list(schema.categorical.values())
     model = build_model(model_config, len(schema.continuous), cardinalities, seed=cfg.run.seed)
     load_checkpoint(checkpoint_dir, model, restore_rng=False)
+    from framework.train.publish import bundle_documents
+
+    documents = bundle_documents(pipeline, model, name=cfg.registry.name or cfg.run.name, config=cfg.model_dump(mode="json"),
+                                 valid_source=cfg.data.valid, label=cfg.label, metrics=metrics, lineage=lineage, card=cfg.card)
     return save_bundle(
         run_dir / "bundle",
         model=model,
@@ -88,24 +93,39 @@ def _write_bundle(cfg: TrainConfig, run_dir: Path, pipeline, checkpoint_dir: str
         metrics=metrics,
         contract_path_or_text=cfg.data.contract,
         lineage=lineage,
+        documents=documents,
     )
 
 
-def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> TrainResult:
-    ray = ensure_ray()
+def build_trainer(
+    cfg: TrainConfig,
+    pipeline,
+    pipeline_dir: Path,
+    train_rows: int,
+    *,
+    callbacks: tuple = (),
+    loop=train_loop_per_worker,
+    fault_injection: dict | None = None,
+    checkpoint_every_epoch: bool = True,
+    datasets: dict | None = None,
+):
+    """The TorchTrainer of a run: its loop settings, datasets, scaling and RunConfig.
+
+    A Tune trial passes `callbacks=(TuneReportCallback(),)`, or, with `scaling.num_workers: 0`
+    (Ray Train's in-process mode, where `ray.train.*` raises inside Tune), a `loop` that reports
+    to Ray Tune instead; `datasets` replaces the train/valid datasets of `build_datasets` (a sweep
+    shares one materialized copy between its trials). Example:
+        >>> trainer = build_trainer(cfg, pipeline, run_dir / "pipeline", train_rows=200_000)
+        >>> result = trainer.fit()
+    """
+    import ray
     from ray.train import ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    run_dir = run_directory(cfg)
-    config_dict = cfg.model_dump(mode="json")
-    lineage = collect_lineage(config_dict, {"train": cfg.data.train, "valid": cfg.data.valid}, cfg.run.seed)
-    pipeline, pipeline_dir = fit_pipeline(cfg, run_dir)
     schema = pipeline.output_schema
-    inputs = pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
     scaling = scaling_config_kwargs(cfg.scaling, ray.cluster_resources().get("GPU", 0))
     workers = scaling["num_workers"]
     max_workers = max(workers[1] if isinstance(workers, tuple) else workers, 1)
-    train_rows = lineage["data"]["train"]["rows"]
     settings = LoopSettings(
         model_config=cfg.model,
         num_continuous=len(schema.continuous),
@@ -117,18 +137,40 @@ def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> Tra
         metric=cfg.run.checkpoint.metric,
         mode=cfg.run.checkpoint.mode,
         fault_injection=fault_injection,
+        checkpoint_every_epoch=checkpoint_every_epoch,
     )
-    trainer = TorchTrainer(
-        train_loop_per_worker,
+    return TorchTrainer(
+        loop,
         train_loop_config=settings.to_dict(),
         torch_config=_torch_config(scaling.get("use_tpu", False)),
         scaling_config=ScalingConfig(**scaling),
-        run_config=_run_config(cfg, run_dir),
-        datasets={
-            "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs),
-            "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs),
-        },
+        run_config=_run_config(cfg, run_directory(cfg), callbacks),
+        datasets=datasets or build_datasets(cfg, pipeline, pipeline_dir),
     )
+
+
+def build_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path) -> dict:
+    """The lazily transformed train (out-of-fold encodings) and valid Ray Datasets of a run."""
+    inputs = pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
+    return {
+        "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs),
+        "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs),
+    }
+
+
+def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> TrainResult:
+    ray = ensure_ray()
+
+    run_dir = run_directory(cfg)
+    config_dict = cfg.model_dump(mode="json")
+    lineage = collect_lineage(config_dict, {"train": cfg.data.train, "valid": cfg.data.valid}, cfg.run.seed)
+    pipeline, pipeline_dir = fit_pipeline(cfg, run_dir)
+    train_rows = lineage["data"]["train"]["rows"]
+    workers = cfg.scaling.num_workers
+    from framework.train.history import EpochHistory
+
+    trainer = build_trainer(cfg, pipeline, pipeline_dir, train_rows, fault_injection=fault_injection,
+                            callbacks=(EpochHistory(run_dir),))
     _log(f"run {cfg.run.name}: {train_rows:,} training rows, {workers} worker(s), storage {run_dir}")
     try:
         result = trainer.fit()

@@ -21,9 +21,11 @@ from framework.config import StrictModel
 from framework.features import PipelineSpec
 
 __all__ = [
+    "CardSection",
     "CheckpointSection",
     "DataSection",
     "OptimSection",
+    "RegistrySection",
     "RunSection",
     "ScalingSection",
     "TrainConfig",
@@ -96,6 +98,21 @@ class RunSection(StrictModel):
     checkpoint: CheckpointSection = CheckpointSection()
 
 
+class RegistrySection(StrictModel):
+    """Where a finished run's bundle is registered (MLflow; SQLite under RAYLANE_HOME by default)."""
+
+    name: str | None = Field(None, description="register the bundle as a new version of this model; null: do not")
+    alias: str = Field("candidate", pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+class CardSection(StrictModel):
+    """What the model card says beside the metrics: slices for the bias check, intended use, limits."""
+
+    slices: list[str] = Field(default_factory=list, description="categorical columns: AUC and calibration per value")
+    intended_use: str = ""
+    limitations: str = ""
+
+
 class TrainConfig(StrictModel):
     data: DataSection
     features: PipelineSpec
@@ -104,6 +121,8 @@ class TrainConfig(StrictModel):
     optim: OptimSection = OptimSection()
     scaling: ScalingSection = ScalingSection()
     run: RunSection
+    registry: RegistrySection = RegistrySection()
+    card: CardSection = CardSection()
 
     @field_validator("model")
     @classmethod

@@ -1,7 +1,9 @@
-"""The per-worker training loop. Plain functions over batch iterables; Ray only in `train_loop_per_worker`.
+"""The per-worker training loop. Plain functions over batch iterables; Ray only behind a session.
 
-Every worker calls `ray.train.report` the same number of times (it is a barrier); only rank 0
-writes the checkpoint it reports.
+`run_loop(settings, session)` trains through a small session object (rank, device, dataset shards,
+report, resume). `RayTrainSession` is Ray Train's, used by `train_loop_per_worker`; a Tune trial that
+trains in its own process passes one that reports to Ray Tune (framework.tune). Every worker calls
+`report` the same number of times (Ray Train's is a barrier); only rank 0 writes the checkpoint.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 from framework.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from framework.train.evaluation import gather_predictions, validation_metrics
 
-__all__ = ["LoopSettings", "train_loop_per_worker", "make_optimizer", "lr_factor"]
+__all__ = ["LoopSettings", "RayTrainSession", "run_loop", "train_loop_per_worker", "make_optimizer", "lr_factor"]
 
 PROGRESS_EVERY_STEPS = 50
 
@@ -40,6 +42,7 @@ class LoopSettings:
     metric: str = "auc"
     mode: str = "max"
     fault_injection: dict | None = field(default=None)  # tests: {"step": N, "marker": path}
+    checkpoint_every_epoch: bool = True  # sweep trials that never resume skip the per-epoch save
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,22 +149,48 @@ def train_epoch(model, optimizer, batches, state: TrainingState, settings: LoopS
     return epoch
 
 
-def _report(metrics: dict, model, optimizer, state: TrainingState, rank: int) -> None:
-    import ray.train
+class RayTrainSession:
+    """The loop's view of a Ray Train worker: rank, device, dataset shards, report and resume."""
 
-    state.metrics = metrics
-    with tempfile.TemporaryDirectory(prefix="raylane-ckpt-") as directory:
-        checkpoint = None
-        if rank == 0:
-            save_checkpoint(directory, model, optimizer, state)
-            checkpoint = ray.train.Checkpoint.from_directory(directory)
+    def rank(self) -> int:
+        import ray.train
+
+        return ray.train.get_context().get_world_rank()
+
+    def prepare(self, model: torch.nn.Module) -> tuple[torch.nn.Module, torch.device]:
+        import ray.train.torch
+
+        return ray.train.torch.prepare_model(model), ray.train.torch.get_device()
+
+    def shard(self, name: str):
+        import ray.train
+
+        return ray.train.get_dataset_shard(name)
+
+    def latest_checkpoint(self):
+        import ray.train
+
+        return ray.train.get_checkpoint()
+
+    def report(self, metrics: dict, checkpoint_dir: str | None) -> None:
+        """Report one round of metrics, with the checkpoint written to `checkpoint_dir` if any."""
+        import ray.train
+
+        checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
         ray.train.report(metrics, checkpoint=checkpoint)
 
 
-def _resume(model, optimizer) -> TrainingState:
-    import ray.train
+def _report(metrics: dict, model, optimizer, state: TrainingState, rank: int, session, save: bool = True) -> None:
+    state.metrics = metrics
+    with tempfile.TemporaryDirectory(prefix="raylane-ckpt-") as directory:
+        written = None
+        if rank == 0 and save:
+            written = str(save_checkpoint(directory, model, optimizer, state))
+        session.report(metrics, written)
 
-    checkpoint = ray.train.get_checkpoint()
+
+def _resume(model, optimizer, session) -> TrainingState:
+    checkpoint = session.latest_checkpoint()
     if checkpoint is None:
         return TrainingState()
     with checkpoint.as_directory() as directory:
@@ -179,24 +208,24 @@ def _placeholder_metrics(settings: LoopSettings, state: TrainingState) -> dict:
 
 def train_loop_per_worker(config: dict) -> None:
     """Ray Train entry point: build, resume, train, validate and checkpoint every epoch."""
-    import ray.train
-    import ray.train.torch
+    run_loop(LoopSettings(**config), RayTrainSession())
 
+
+def run_loop(settings: LoopSettings, session) -> None:
+    """Build the model, resume from the session's checkpoint, then train and validate each epoch."""
     from framework.models import build_model, validate_model_config
 
-    settings = LoopSettings(**config)
-    context = ray.train.get_context()
-    rank = context.get_world_rank()
+    rank = session.rank()
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     model = build_model(validate_model_config(settings.model_config), settings.num_continuous, settings.cardinalities, seed=settings.seed)
-    model = ray.train.torch.prepare_model(model)
-    device = ray.train.torch.get_device()
+    num_params = sum(p.numel() for p in model.parameters())
+    model, device = session.prepare(model)
     optimizer = make_optimizer(model, settings.optim)
-    state = _resume(model, optimizer)
+    state = _resume(model, optimizer, session)
     batch_size, epochs = settings.optim["batch_size"], settings.optim["epochs"]
-    train_shard = ray.train.get_dataset_shard("train")
-    valid_shard = ray.train.get_dataset_shard("valid")
+    train_shard = session.shard("train")
+    valid_shard = session.shard("valid")
     dtypes = {"continuous": torch.float32, "categorical": torch.int64, "label": torch.float32, "p_true": torch.float64}
 
     for epoch_index in range(state.epoch + 1, epochs):
@@ -209,7 +238,7 @@ def train_loop_per_worker(config: dict) -> None:
                 print(f"[train] epoch {epoch_index + 1}/{epochs} step {state.step} loss {loss:.4f} {rate:,.0f} samples/s/worker", flush=True)
             every = settings.checkpoint_every_n_steps
             if every and state.step % every == 0:
-                _report(_placeholder_metrics(settings, state), model, optimizer, state, rank)
+                _report(_placeholder_metrics(settings, state), model, optimizer, state, rank, session)
 
         batches = train_shard.iter_torch_batches(batch_size=batch_size, dtypes=dtypes, drop_last=False)
         progress = train_epoch(model, optimizer, batches, state, settings, device, on_step)
@@ -224,8 +253,9 @@ def train_loop_per_worker(config: dict) -> None:
             samples_per_s=samples / max(seconds, 1e-9),
             resumes=len(state.resumed_from_steps),
             resumed_from_step=state.resumed_from_steps[-1] if state.resumed_from_steps else -1,
+            num_params=num_params,
         )
         if rank == 0:
             bayes = f" (Bayes AUC {metrics['bayes_auc']:.4f})" if "bayes_auc" in metrics else ""
             print(f"[train] epoch {epoch_index + 1}/{epochs}: auc {metrics['auc']:.4f}{bayes} logloss {metrics['logloss']:.4f} {metrics['samples_per_s']:,.0f} samples/s", flush=True)
-        _report(metrics, model, optimizer, state, rank)
+        _report(metrics, model, optimizer, state, rank, session, save=settings.checkpoint_every_epoch)

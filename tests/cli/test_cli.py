@@ -78,15 +78,56 @@ def test_generate_then_check(tmp_path):
     assert result.returncode == 0 and "ok: 8 file(s), 5,000 rows" in result.stdout
 
 
+def _pii_values(home: Path) -> set[str]:
+    import pyarrow.parquet as pq
+
+    values = set()
+    for path in (home / "demo" / "data").rglob("*.parquet"):
+        values.update(v for v in pq.read_table(path, columns=["user_email"])["user_email"].to_pylist() if v)
+    return values
+
+
+def _leaks(path: Path, values: set[str]) -> set[str]:
+    """Raw PII values found in one produced file: Parquet by its string columns, anything else by bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+        found = set()
+        for column in table.columns:
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                found.update(set(column.to_pylist()) & values)
+        return found
+    data = path.read_bytes()
+    return {value for value in values if value.encode() in data}
+
+
 @pytest.mark.ray
-def test_demo_runs_end_to_end(raylane_home, ray_cluster):
-    env = {**os.environ, "RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address}
-    overrides = ["generate.rows=30000", "generate.days=2", "valid_rows=8000", "train.overrides=[optim.epochs=1]"]
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_leaks_no_pii(raylane_home, ray_cluster):
+    env = {**os.environ, "RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address, "RAYLANE_HOME": str(raylane_home)}
+    overrides = ["generate.rows=30000", "generate.days=2", "valid_rows=8000", "train.overrides=[optim.epochs=1]",
+                 "sweep.trials=2", "sweep.epochs=1", "drift.recent_rows=30000", "drift.day_rows=5000", "serve_port=8123"]
     result = _run("demo", *overrides, env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert result.stdout.count("match contract 'criteo_synth'") == 2
-    assert "bayes_auc" in result.stdout
-    assert "model AUC" in result.stdout and "vs Bayes AUC" in result.stdout
+    assert "bayes_auc" in result.stdout and "model AUC" in result.stdout and "vs Bayes AUC" in result.stdout
+    assert "[sweep] best config:" in result.stdout
+    assert "promoted demo-ctr/1 to @prod" in result.stdout
+    assert "[demo] batch scores:" in result.stdout and "POST /v1/predict (1 row) -> 200" in result.stdout
+    assert "decision:" in result.stdout and "drift breach(es)" in result.stdout
+    assert "registry: demo-ctr versions" in result.stdout and "audit verify: ok" in result.stdout
     bundle = Path(result.stdout.strip().splitlines()[-1].split("bundle: ")[-1])
     assert (bundle / "model.safetensors").exists() and bundle.is_relative_to(raylane_home)
-    assert (raylane_home / "demo" / "data" / "train" / "contract.yaml").exists()
+    assert (bundle / "profile.json").exists() and (bundle / "model_card.md").exists()
+
+    # PII: no raw user_email anywhere the demo wrote (its input data aside), the MLflow store included
+    values = _pii_values(raylane_home)
+    assert len(values) > 1000
+    produced = [p for p in raylane_home.rglob("*") if p.is_file() and not p.is_relative_to(raylane_home / "demo" / "data")]
+    assert any(p.name == "mlflow.db" for p in produced) and any(p.name == "drift.json" for p in produced)
+    leaks = {str(p): found for p in produced if (found := _leaks(p, values))}
+    assert not leaks, leaks
+    assert not {v for v in values if v in output}, "PII in the demo's output"

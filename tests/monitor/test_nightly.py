@@ -23,7 +23,7 @@ def world(ray_cluster, tmp_path_factory):
     import os
 
     from framework.config import load_config
-    from framework.registry import promote, register_trained_bundle
+    from framework.registry import promote
     from framework.train import run_training
 
     root = tmp_path_factory.mktemp("nightly")
@@ -41,8 +41,9 @@ def world(ray_cluster, tmp_path_factory):
     overrides = [f"data.train={data['train']}", f"data.valid={data['valid']}", f"data.contract={data['train'] / 'contract.yaml'}",
                  f"run.storage_path={root / 'runs'}", "run.name=first", "optim.epochs=1", "scaling.num_workers=1"]
     _, cfg = load_config(SMALL, overrides, kind="train")
-    first = register_trained_bundle("ctr", run_training(cfg).bundle)
-    promote("ctr", first.version, "prod")
+    first = run_training(cfg)  # train_small.yaml registers it as ctr/1 @candidate
+    assert first.model_version == "1"
+    promote("ctr", first.model_version, "prod")
     yield root, data
     if saved is None:
         os.environ.pop("RAYLANE_HOME", None)
