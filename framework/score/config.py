@@ -79,6 +79,7 @@ class ScoreConfig(StrictModel):
     pool: PoolSection = PoolSection()
     progress_every_s: float = Field(5.0, gt=0, description="seconds between progress lines")
     drift: DriftSection = DriftSection()
+    track: bool = Field(True, description="log the run to MLflow (settings, row counts, lineage tags)")
 
     @field_validator("passthrough")
     @classmethod

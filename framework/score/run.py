@@ -233,4 +233,25 @@ def run_scoring(cfg: ScoreConfig, log: Log = _print) -> ScoreResult:
     timings = {"plan": planned - started, "score": scored - planned, "commit": finished - scored}
     result = ScoreResult(run_dir, manifest, finished - started, skipped, timings)
     log(f"[score] {result.summary()}")
+    _record(cfg, result)
     return result
+
+
+def _record(cfg: ScoreConfig, result: ScoreResult) -> None:
+    """The committed run in the audit log and, with `track`, in MLflow (settings, counts, lineage)."""
+    from framework.governance import AuditLog
+    from framework.lineage import config_hash
+
+    manifest, settings = result.manifest, cfg.model_dump(mode="json")
+    model = {"name": manifest["model"]["name"], "version": manifest["model"]["version"]}
+    AuditLog.default().append("score", "ok", model=model, config_hash=config_hash(settings),
+                              data_hash=manifest["input"]["snapshot"],
+                              details={"run_dir": str(result.run_dir), "rows": manifest["rows"], "drift": manifest["drift"]})
+    if cfg.track:
+        from framework.registry.tracking import log_run
+
+        metrics = {**manifest["rows"], "rows_per_s": result.rows_per_s, "seconds": result.seconds}
+        lineage = {"code": manifest["code"], "config_hash": config_hash(settings), "seed": None,
+                   "data": {"input": {"hash": manifest["input"]["snapshot"], "rows": manifest["input"]["rows"]}}}
+        log_run("score", f"score-{cfg.run_date.isoformat()}", config=settings, metrics_by_epoch=[metrics], lineage=lineage,
+                tags={"raylane.model": f"{model['name']}/{model['version']}", "raylane.run_dir": str(result.run_dir)})

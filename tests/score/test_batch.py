@@ -103,3 +103,17 @@ def test_each_run_commits_its_drift_report(committed):
     assert drift["rows"] > 0 and "prediction" in drift and set(drift["features"]) >= {"I1", "C1"}
     assert not drift["drifted"], drift["breaches"]  # the same generator and seed family as the training data
     assert verify_run(committed.run_dir).ok
+
+
+def test_each_run_is_audited_and_tracked(committed):
+    from framework.governance import AuditLog
+    from framework.registry.store import experiment_id, mlflow_client
+
+    records = [r for r in AuditLog.default().records() if r["action"] == "score"]
+    assert any(r["details"]["run_dir"] == str(committed.run_dir) for r in records)
+    client = mlflow_client()
+    runs = client.search_runs([experiment_id(client)], "tags.`raylane.kind` = 'score'")
+    ours = [r for r in runs if r.data.tags.get("raylane.run_dir") == str(committed.run_dir)]
+    assert ours and ours[0].data.metrics["in"] == committed.manifest["rows"]["in"]
+    assert ours[0].data.params["run_date"] == committed.manifest["run_date"]
+    assert ours[0].data.tags["raylane.data.input.hash"] == committed.manifest["input"]["snapshot"]

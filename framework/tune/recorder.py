@@ -1,0 +1,155 @@
+"""The driver side of the study: define-by-run sampling, and each trial's metrics written into it.
+
+OptunaSearch asks the study for a trial and calls `StudyTrials.define` on it, which suggests every
+key of the space and adds the Optuna trial number to the Tune config. `StudyRecorder`, a Tune
+callback, then writes each trial's Tune id, run directory and per-epoch metrics into that Optuna
+trial's user attributes, so the study alone holds everything the results, the dashboard and a
+resumed sweep need. All writes happen in the driver, before the trial is told.
+
+Example:
+    >>> trials = StudyTrials(cfg.space)
+    >>> searcher = OptunaSearch(space=trials.define, metric="auc", mode="max", storage=storage)
+    >>> callbacks = [StudyRecorder(trials, cfg, trials_dir)]
+"""
+
+from __future__ import annotations
+
+import math
+
+from framework.tune.space import suggest_params
+from framework.tune.trial import TRIAL_NUMBER_KEY
+
+__all__ = ["StudyTrials", "StudyRecorder", "RECORDED_METRICS"]
+
+# Per-epoch metrics copied into the study (all numbers the training loop reports that matter later).
+RECORDED_METRICS = ("epoch", "auc", "logloss", "train_loss", "num_params", "samples_per_s", "bayes_auc", "valid_rows")
+
+
+class StudyTrials:
+    """The live Optuna trials this driver asked for, by trial number."""
+
+    def __init__(self, space: dict):
+        self._space = space
+        self._live: dict[int, object] = {}
+
+    def define(self, trial) -> dict:
+        """OptunaSearch's define-by-run space: suggest every key, hand Tune the trial number."""
+        suggest_params(trial, self._space)
+        self._live[trial.number] = trial
+        return {TRIAL_NUMBER_KEY: trial.number}
+
+    def adopt(self, trial) -> None:
+        """A trial asked outside OptunaSearch (pbt's initial population)."""
+        self._live[trial.number] = trial
+
+    def set_attrs(self, number: int, **attrs) -> None:
+        trial = self._live[number]
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+    def __getstate__(self) -> dict:
+        # Tune pickles its searcher into its own experiment state, which raylane never reads back;
+        # live trials (and their database connections) stay out of it.
+        return {"_space": self._space, "_live": {}}
+
+
+def _number(value) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class StudyRecorder:
+    """A Ray Tune callback (made one by `as_tune_callback`) that records trials into the study.
+
+    With `tell=True` (pbt, where Tune allows no search algorithm) it also tells the study each
+    trial's final objective values.
+    """
+
+    def __init__(self, trials: StudyTrials, objective: list, space_keys: list, epochs: int, study=None, log=print):
+        self._trials = trials
+        self._epochs = epochs
+        self._metrics = [o.metric for o in objective]
+        self._space_keys = list(space_keys)
+        self._study = study  # set only when this callback must tell the study
+        self._history: dict[str, list] = {}
+        self._numbers: dict[str, int] = {}  # Tune trial id -> study trial, fixed at its first start
+        self._log = log
+
+    def __getstate__(self) -> dict:
+        # Tune pickles its callbacks into tuner.pkl, which raylane never reads back: keep only data
+        return {"_metrics": self._metrics, "_space_keys": self._space_keys, "_epochs": self._epochs, "_numbers": {}}
+
+    def _number(self, trial) -> int:
+        # pbt's exploit copies a better trial's whole config, this key included: trust the first start
+        return self._numbers.setdefault(trial.trial_id, trial.config[TRIAL_NUMBER_KEY])
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        restart = trial.trial_id in self._numbers
+        number = self._number(trial)
+        params = ", ".join(f"{k}={_short(trial.config[k])}" for k in self._space_keys)
+        if restart:
+            self._log(f"[sweep] trial {number} ({trial.trial_id}) continues from a better trial's checkpoint: {params}")
+            return
+        self._history[trial.trial_id] = []
+        self._trials.set_attrs(number, tune_trial_id=trial.trial_id, train_run=f"train-{trial.trial_id}")
+        self._log(f"[sweep] trial {number} ({trial.trial_id}) started: {params}")
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        number = self._number(trial)
+        metrics = {k: _number(result.get(k)) for k in RECORDED_METRICS if _number(result.get(k)) is not None}
+        history = self._history.setdefault(trial.trial_id, [])
+        history.append({k: metrics.get(k) for k in ("epoch", *self._metrics)})
+        attrs = {"metrics": metrics, "history": history}
+        if self._study is not None:
+            attrs["final_params"] = {k: trial.config[k] for k in self._space_keys}
+        self._trials.set_attrs(number, **attrs)
+        planned = trial.config.get("optim.epochs", self._epochs)
+        stop = " (stopped by the scheduler)" if result.get("done") and metrics.get("epoch", planned) < planned else ""
+        values = " ".join(f"{m} {metrics.get(m, float('nan')):.4g}" for m in self._metrics)
+        self._log(f"[sweep] trial {number} epoch {metrics.get('epoch', '?')}: {values}{stop}")
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        if self._study is None:
+            return
+        last = trial.last_result or {}
+        values = [_number(last.get(m)) for m in self._metrics]
+        from optuna.trial import TrialState
+
+        number = self._number(trial)
+        if any(v is None for v in values):
+            self._study.tell(number, state=TrialState.FAIL)
+        else:
+            self._study.tell(number, values if len(values) > 1 else values[0])
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        number = self._number(trial)
+        self._log(f"[sweep] trial {number} ({trial.trial_id}) failed; its log is under {trial.path}")
+        if self._study is not None:
+            from optuna.trial import TrialState
+
+            self._study.tell(number, state=TrialState.FAIL)
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def as_tune_callback(recorder: StudyRecorder):
+    """Wrap the recorder in ray.tune.Callback (kept out of the class so this module imports without Ray)."""
+    from ray.tune import Callback
+
+    class _Recorder(Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            recorder.on_trial_start(iteration, trials, trial, **info)
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            recorder.on_trial_result(iteration, trials, trial, result, **info)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            recorder.on_trial_complete(iteration, trials, trial, **info)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            recorder.on_trial_error(iteration, trials, trial, **info)
+
+    return _Recorder()
