@@ -17,7 +17,7 @@ import pyarrow as pa
 from framework.errors import ArtifactError
 from framework.monitor.drift import DriftThresholds, drift_report
 
-__all__ = ["check_drift", "drift_for_table", "write_drift_report", "PROFILE_FILE", "DRIFT_FILE", "CHART_FILE"]
+__all__ = ["seeded_sample", "check_drift", "drift_for_table", "write_drift_report", "PROFILE_FILE", "DRIFT_FILE", "CHART_FILE"]
 
 PROFILE_FILE = "profile.json"
 DRIFT_FILE = "drift.json"
@@ -54,10 +54,11 @@ def sample_parquet(files, columns: list[str], rows: int) -> pa.Table:
         wanted = min(len(groups), int(np.ceil(len(groups) * rows / total)))
         groups = [groups[i] for i in np.unique(np.linspace(0, len(groups) - 1, wanted).round().astype(int))]
     tables = [handle.read_row_group(index, columns=columns) for handle, index in groups]
-    return _sample(pa.concat_tables(tables), rows) if tables else pa.table({c: pa.array([]) for c in columns})
+    return seeded_sample(pa.concat_tables(tables), rows) if tables else pa.table({c: pa.array([]) for c in columns})
 
 
-def _sample(table: pa.Table, rows: int, seed: int = 0) -> pa.Table:
+def seeded_sample(table: pa.Table, rows: int, seed: int = 0) -> pa.Table:
+    """A seeded sample of `rows` rows in their original order (the table itself when smaller)."""
     if table.num_rows <= rows:
         return table
     picked = np.sort(np.random.default_rng(seed).choice(table.num_rows, rows, replace=False))
@@ -71,7 +72,7 @@ def check_drift(model: str | os.PathLike, data, thresholds: DriftThresholds = Dr
     from framework.score import BundleScorer
 
     scorer = BundleScorer(model)
-    table = _sample(read_table(data, columns=scorer.input_columns), sample_rows)
+    table = seeded_sample(read_table(data, columns=scorer.input_columns), sample_rows)
     report = drift_for_table(scorer.bundle, table, thresholds)
     report["model"] = {"name": scorer.identity.name, "version": scorer.identity.version}
     return report

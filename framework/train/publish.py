@@ -21,12 +21,9 @@ REFERENCE_ROWS = 200_000  # the profile and the slices need a sample, not the wh
 
 def _reference_sample(source, columns: list[str]) -> pa.Table:
     from framework.data import read_table
+    from framework.monitor.check import seeded_sample
 
-    table = read_table(source, columns=list(dict.fromkeys(columns)))
-    if table.num_rows <= REFERENCE_ROWS:
-        return table
-    picked = np.sort(np.random.default_rng(0).choice(table.num_rows, REFERENCE_ROWS, replace=False))
-    return table.take(pa.array(picked))
+    return seeded_sample(read_table(source, columns=list(dict.fromkeys(columns))), REFERENCE_ROWS)
 
 
 def _predict(model, inputs: dict) -> np.ndarray:
