@@ -15,13 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from framework.data.contract import Contract, type_name
-from framework.data.parquet_io import ParquetFiles, list_parquet_files, open_parquet, partition_values
+from framework.data.parquet_io import HIVE_NULL, ParquetFiles, list_parquet_files, open_parquet, partition_values
 from framework.errors import ContractError
 
 __all__ = ["Problem", "CheckReport", "check_dataset", "check_table"]
-
-_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -84,7 +81,7 @@ def _null_count(parquet_file, column_index: int, name: str) -> int:
 
 
 def _check_partition_value(file: str, name: str, raw: str, spec) -> list[Problem]:
-    if raw == _HIVE_NULL:
+    if raw == HIVE_NULL:
         return [p for p in [_null_problem(file, name, 1)] if p]
     try:
         pc.cast(pa.array([raw]), spec.arrow_type)

@@ -22,7 +22,9 @@ import pyarrow.parquet as pq
 
 from framework.errors import DataError
 
-__all__ = ["ParquetFiles", "list_parquet_files", "read_table", "partition_values", "open_parquet"]
+__all__ = ["HIVE_NULL", "ParquetFiles", "list_parquet_files", "read_table", "partition_values", "open_parquet"]
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # how Hive names the partition directory of a null value
 
 _GLOB_CHARS = set("*?[")
 

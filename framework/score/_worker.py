@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from framework.data.check import _HIVE_NULL as HIVE_NULL
+from framework.data.parquet_io import HIVE_NULL
 from framework.errors import DataError, RaylaneError
 from framework.score._plan import ScoreTask
 from framework.score._rows import RowChecks, scored_table, split_rows

@@ -45,8 +45,10 @@ def _replica_ports(cfg) -> int:
 
 
 def serve_env(cfg) -> dict[str, str]:
-    """The RAY_SERVE_* settings of cfg's request path, for the Serve processes."""
-    env = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"} if cfg.throughput_optimized else {}
+    """The RAY_SERVE_* settings of cfg's request path, and where the registry is, for the Serve processes."""
+    from framework.config.home import state_env
+
+    env = {**state_env(), **({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"} if cfg.throughput_optimized else {})}
     if cfg.ingress == "proxy":
         return {**env, "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
     port = cfg.server.port
@@ -119,7 +121,8 @@ def start_serving(cfg, token_digest: str | None, wait_s: float = 120.0) -> Servi
 
     from framework.serve._deployment import build_application
 
-    if cfg.ingress == "direct" and _serve_is_running():
+    serve_was_running = _serve_is_running()
+    if cfg.ingress == "direct" and serve_was_running:
         raise RaylaneError(
             "Serve is already running on this Ray cluster, with the request path it started with; direct ingress "
             "needs a fresh Serve. Stop it (`serve shutdown`) or set server.ingress: proxy"
@@ -130,11 +133,24 @@ def start_serving(cfg, token_digest: str | None, wait_s: float = 120.0) -> Servi
         logging_config=logging_config,
         controller_options={"runtime_env": {"env_vars": serve_env(cfg)}},
     )
-    serve.run(build_application(cfg, token_digest), name=cfg.app_name, route_prefix="/", logging_config=logging_config)
     endpoint = _endpoint(cfg)
-    if not cfg.server.ssl_certfile:
-        wait_until_healthy(endpoint.url, wait_s)
+    try:
+        serve.run(build_application(cfg, token_digest), name=cfg.app_name, route_prefix="/", logging_config=logging_config)
+        if not cfg.server.ssl_certfile:
+            wait_until_healthy(endpoint.url, wait_s)
+    except BaseException:
+        _remove_failed_application(endpoint, shutdown=not serve_was_running)
+        raise
     return endpoint
+
+
+def _remove_failed_application(endpoint: ServingEndpoint, shutdown: bool) -> None:
+    """A deployment that never became healthy is deleted (and Serve stopped, when this call started
+    it), so it holds no route prefix, port or CPU for whatever runs next on this cluster."""
+    try:
+        stop_serving(endpoint, shutdown=shutdown)
+    except Exception:  # noqa: BLE001 - the deployment error is the one worth raising
+        pass
 
 
 def stop_serving(endpoint: ServingEndpoint, shutdown: bool = True) -> None:

@@ -66,7 +66,8 @@ class StudyRecorder:
     trial's final objective values.
     """
 
-    def __init__(self, trials: StudyTrials, objective: list, space_keys: list, epochs: int, study=None, log=print):
+    def __init__(self, trials: StudyTrials, objective: list, space_keys: list, epochs: int, study=None, log=print,
+                 tracker=None):
         self._trials = trials
         self._epochs = epochs
         self._metrics = [o.metric for o in objective]
@@ -74,7 +75,9 @@ class StudyRecorder:
         self._study = study  # set only when this callback must tell the study
         self._history: dict[str, list] = {}
         self._numbers: dict[str, int] = {}  # Tune trial id -> study trial, fixed at its first start
+        self._epochs_seen: dict[str, list] = {}  # Tune trial id -> every recorded metric, per epoch
         self._log = log
+        self._tracker = tracker  # framework.tune.tracking.SweepTracker: each finished trial to MLflow
 
     def __getstate__(self) -> dict:
         # Tune pickles its callbacks into tuner.pkl, which raylane never reads back: keep only data
@@ -100,6 +103,7 @@ class StudyRecorder:
         metrics = {k: _number(result.get(k)) for k in RECORDED_METRICS if _number(result.get(k)) is not None}
         history = self._history.setdefault(trial.trial_id, [])
         history.append({k: metrics.get(k) for k in ("epoch", *self._metrics)})
+        self._epochs_seen.setdefault(trial.trial_id, []).append(metrics)
         attrs = {"metrics": metrics, "history": history}
         if self._study is not None:
             attrs["final_params"] = {k: trial.config[k] for k in self._space_keys}
@@ -109,10 +113,18 @@ class StudyRecorder:
         values = " ".join(f"{m} {metrics.get(m, float('nan')):.4g}" for m in self._metrics)
         self._log(f"[sweep] trial {number} epoch {metrics.get('epoch', '?')}: {values}{stop}")
 
+    def _track(self, trial, outcome: str) -> None:
+        if self._tracker is None:
+            return
+        params = {k: trial.config[k] for k in self._space_keys}
+        self._tracker.trial_finished(self._number(trial), params, self._epochs_seen.get(trial.trial_id, []), outcome)
+
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        last = trial.last_result or {}
+        planned = trial.config.get("optim.epochs", self._epochs)
+        self._track(trial, "stopped" if last.get("epoch", planned) < planned else "complete")
         if self._study is None:
             return
-        last = trial.last_result or {}
         values = [_number(last.get(m)) for m in self._metrics]
         from optuna.trial import TrialState
 
@@ -125,6 +137,7 @@ class StudyRecorder:
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         number = self._number(trial)
         self._log(f"[sweep] trial {number} ({trial.trial_id}) failed; its log is under {trial.path}")
+        self._track(trial, "failed")
         if self._study is not None:
             from optuna.trial import TrialState
 

@@ -115,8 +115,10 @@ def _pbt_population(cfg, study, trials, count: int):
     return BasicVariantGenerator(points_to_evaluate=points, max_concurrent=0), space
 
 
-def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path, max_epochs: int, log=print) -> None:
-    """Run `count` more trials of `trainable` on Ray Tune, recording each into the study."""
+def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path, max_epochs: int, log=print,
+               tracker=None) -> None:
+    """Run `count` more trials of `trainable` on Ray Tune, recording each into the study (and, with a
+    `tracker`, into MLflow)."""
     import ray
     from ray import tune
 
@@ -134,7 +136,8 @@ def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path
         log(f"[sweep] ASHA rungs rebuilt from {replayed} finished trial(s)")
     pbt = cfg.scheduler.name == "pbt"
     searcher, param_space = _pbt_population(cfg, study, trials, count) if pbt else (_searcher(cfg, study, trials), None)
-    recorder = StudyRecorder(trials, cfg.objective, list(cfg.space), max_epochs, study=study if pbt else None, log=log)
+    recorder = StudyRecorder(trials, cfg.objective, list(cfg.space), max_epochs, study=study if pbt else None, log=log,
+                             tracker=tracker)
     tuner = tune.Tuner(
         tune.with_resources(trainable, _trial_resources(cfg)),
         param_space=param_space,
@@ -240,6 +243,8 @@ def run_sweep(cfg, *, log=print, trainable: Callable | None = None, max_epochs: 
     """
     from framework.ray_session import ensure_ray
     from framework.tune.results import report_results
+    from framework.tune.tracking import SweepTracker, audit_sweep
+    from framework.tune.trial import TrialPlan
 
     sweep_dir = cfg.sweep_directory()
     with SweepLock(sweep_dir):
@@ -250,12 +255,21 @@ def run_sweep(cfg, *, log=print, trainable: Callable | None = None, max_epochs: 
             log(f"[sweep] {recovery.describe()}")
         remaining = cfg.num_samples - finished_count(study)
         log(f"[sweep] {cfg.run.name}: {cfg.num_samples - remaining} of {cfg.num_samples} trial(s) finished; study {study.study_name} in {ledger.storage}")
+        tracker = None
         if remaining > 0:
             if trainable is None:
-                trainable, max_epochs = _training_trainable(cfg, sweep_dir, log)
+                trainable, max_epochs = _training_trainable(cfg, sweep_dir, log)  # checks the data first
+                tracker = SweepTracker.for_sweep(cfg, TrialPlan.base_for(cfg), log)
             else:
                 ensure_ray()
             launch = ledger.start_launch(remaining, recovery)
-            run_trials(cfg, study, trainable, remaining, sweep_dir / "tune" / launch, max_epochs or 1, log)
+            try:
+                run_trials(cfg, study, trainable, remaining, sweep_dir / "tune" / launch, max_epochs or 1, log, tracker)
+            except Exception:
+                if tracker is not None:
+                    audit_sweep(cfg, {}, tracker.lineage, outcome="failed")
+                raise
         summary, table, plots = report_results(cfg, study, sweep_dir, log)
+        if tracker is not None:  # a launch of training trials (a benchmark's stand-in trials are not tracked)
+            audit_sweep(cfg, summary, tracker.lineage)
     return SweepResult(sweep_dir, sweep_dir / "best.json", summary, table, plots, recovery, max(remaining, 0))

@@ -17,9 +17,17 @@ def _no_stray_ray_settings(monkeypatch, raylane_home):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_submit_refuses_a_job_that_does_not_exist_yet(capsys):
-    assert main(["submit", "sweep", "jobs/configs/train_small.yaml", "--address", NOBODY]) == 1
+def test_submit_refuses_a_project_without_the_job_module(tmp_path, capsys):
+    config = tmp_path / "sweep.yaml"
+    config.write_text("base: train.yaml\n")
+    assert main(["submit", "sweep", str(config), "--working-dir", str(tmp_path), "--address", NOBODY]) == 1
     assert "job 'sweep' is not available" in capsys.readouterr().err
+
+
+def test_submit_checks_the_config_against_the_job_kind(capsys):
+    assert main(["submit", "sweep", "jobs/configs/train_small.yaml", "--address", NOBODY]) == 2
+    err = capsys.readouterr().err
+    assert "space: required field is missing" in err and "cannot reach" not in err
 
 
 def test_submit_checks_the_config_before_connecting(capsys):

@@ -46,6 +46,16 @@ def test_direct_ingress_gives_each_replica_a_port_from_the_configured_one():
     assert "RAY_SERVE_THROUGHPUT_OPTIMIZED" not in serve_env(_cfg(throughput_optimized=False))
 
 
+def test_serve_processes_read_the_registry_and_audit_log_of_the_caller(monkeypatch, tmp_path):
+    # Serve's processes are workers of a cluster that may have been started with another environment
+    monkeypatch.setenv("RAYLANE_HOME", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    monkeypatch.delenv("RAYLANE_AUDIT_LOG", raising=False)
+    env = serve_env(_cfg())
+    assert env["RAYLANE_HOME"] == str(tmp_path.resolve())
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.internal:5000" and "RAYLANE_AUDIT_LOG" not in env
+
+
 @pytest.mark.parametrize(
     "sections, field",
     [({"deployment": {"autoscaling": {"max_replica": 3}}}, "deployment.autoscaling"),

@@ -89,6 +89,33 @@ def test_asha_stops_some_of_six_trials_early(asha_sweep):
     assert result.table in lines
 
 
+def test_every_trial_is_an_mlflow_run_and_the_sweep_is_audited(asha_sweep, sweep_data):
+    from framework.governance import AuditLog
+    from framework.lineage import data_snapshot
+    from framework.registry.store import experiment_id, mlflow_client
+
+    cfg, result, _ = asha_sweep
+    client = mlflow_client()
+    runs = client.search_runs([experiment_id(client)], filter_string="tags.`raylane.sweep` = 'asha'")
+    study = {t.number: t for t in _counted(_study(cfg))}
+    assert sorted(int(r.data.tags["raylane.study_trial"]) for r in runs) == sorted(study)
+    tune = _tune_results(result.sweep_dir)
+    sample_hash = data_snapshot(str(sweep_data / "sample"))["hash"]
+    for run in runs:
+        tags, trial = run.data.tags, study[int(run.data.tags["raylane.study_trial"])]
+        assert tags["raylane.kind"] == "sweep-trial" and tags["raylane.data.train.hash"] == sample_hash
+        assert tags["raylane.git_commit"] and len(tags["raylane.config_hash"]) == 64 and tags["raylane.seed"] == "0"
+        assert float(run.data.params["optim.lr"]) == pytest.approx(trial.params["optim.lr"], rel=1e-12)
+        assert run.data.params["model.embedding_dim"] == str(trial.params["model.embedding_dim"])
+        records = tune[trial.user_attrs["tune_trial_id"]]  # Tune's own result.json: the reference
+        aucs = client.get_metric_history(run.info.run_id, "auc")
+        assert [(m.step, m.value) for m in sorted(aucs, key=lambda m: m.step)] == [(r["epoch"], pytest.approx(r["auc"])) for r in records]
+        assert tags["raylane.outcome"] == ("stopped" if len(records) < 3 else "complete")
+    audits = [r for r in AuditLog.default().records() if r["action"] == "sweep" and r["details"].get("sweep") == "asha"]
+    assert len(audits) == 1 and audits[0]["outcome"] == "ok"
+    assert audits[0]["details"]["best_trial"] == result.summary["best"]["trial"] and audits[0]["data_hash"] == sample_hash
+
+
 def test_trials_train_on_their_sample_and_retrain_uses_the_full_data(asha_sweep, sweep_data):
     cfg, result, _ = asha_sweep
     best = result.summary["best"]
