@@ -10,7 +10,7 @@ from framework.errors import RaylaneError
 from framework.lineage import collect_lineage, config_hash
 from framework.ray_session import ensure_ray
 from framework.train.config import TrainConfig
-from framework.train.data import DATA_TASK_CPUS, build_dataset
+from framework.train.data import DATA_TASK_CPUS, build_dataset, cache_in_object_store
 from framework.train.loop import LoopSettings, train_loop_per_worker
 from framework.train.trainer import TrainResult, _torch_config, run_directory, scaling_config_kwargs
 
@@ -158,6 +158,26 @@ def build_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path) -> dict:
     }
 
 
+def materialized(datasets: dict, log=None) -> dict:
+    """Every dataset executed once into Ray's object store; each epoch then iterates those blocks."""
+    shared = {name: dataset.materialize() for name, dataset in datasets.items()}
+    if log:
+        sizes = ", ".join(f"{name} {dataset.size_bytes() / 2**20:.1f} MiB" for name, dataset in shared.items())
+        log(f"transformed data cached in the object store ({sizes})")
+    return shared
+
+
+def run_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path, rows: int) -> dict:
+    """The run's datasets: cached in the object store when `data.cache` says so, else streamed each epoch."""
+    import ray
+
+    datasets = build_datasets(cfg, pipeline, pipeline_dir)
+    store = ray.cluster_resources().get("object_store_memory", 0)
+    if not cache_in_object_store(cfg.data.cache, rows, pipeline.output_schema, store):
+        return datasets
+    return materialized(datasets, _log)
+
+
 def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> TrainResult:
     ray = ensure_ray()
 
@@ -169,8 +189,9 @@ def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> Tra
     workers = cfg.scaling.num_workers
     from framework.train.history import EpochHistory
 
+    rows = train_rows + lineage["data"]["valid"]["rows"]
     trainer = build_trainer(cfg, pipeline, pipeline_dir, train_rows, fault_injection=fault_injection,
-                            callbacks=(EpochHistory(run_dir),))
+                            callbacks=(EpochHistory(run_dir),), datasets=run_datasets(cfg, pipeline, pipeline_dir, rows))
     _log(f"run {cfg.run.name}: {train_rows:,} training rows, {workers} worker(s), storage {run_dir}")
     try:
         result = trainer.fit()

@@ -40,6 +40,11 @@ class DataSection(StrictModel):
     train: str | list[str]
     valid: str | list[str]
     contract: str
+    cache: Literal["auto"] | bool = Field(
+        "auto",
+        description="transform train and valid once into Ray's object store and train every epoch from there "
+        "(no Parquet read or transform per epoch); auto: when they take at most a quarter of the object store",
+    )
 
 
 class OptimSection(StrictModel):

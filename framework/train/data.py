@@ -17,10 +17,11 @@ import pyarrow.parquet as pq
 from framework.data import list_parquet_files
 from framework.errors import DataError
 
-__all__ = ["model_arrays", "build_dataset", "TRUTH_COLUMN"]
+__all__ = ["model_arrays", "build_dataset", "cache_in_object_store", "TRUTH_COLUMN"]
 
 TRUTH_COLUMN = "p_true"  # synthetic data's planted probability: evaluation only, never a feature
 DATA_TASK_CPUS = 0.5  # Ray Data tasks must fit beside the train workers on small machines
+CACHE_SHARE = 0.25  # data.cache auto: transformed data may fill at most this share of the object store
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,3 +63,15 @@ def build_dataset(source, pipeline_dir: str | Path, label: str, out_of_fold: boo
         _transform_batch, pipeline_dir=str(pipeline_dir), label=label, out_of_fold=out_of_fold
     )
     return dataset.map_batches(transform, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS)
+
+
+def transformed_bytes(rows: int, schema) -> int:
+    """What `rows` rows of model arrays take: float32 continuous, int64 categorical, label and p_true."""
+    return rows * (4 * len(schema.continuous) + 8 * len(schema.categorical) + 4 + 8)
+
+
+def cache_in_object_store(setting, rows: int, schema, object_store_bytes: float) -> bool:
+    """The `data.cache` decision: `auto` caches what fits in CACHE_SHARE of the object store."""
+    if setting != "auto":
+        return bool(setting)
+    return transformed_bytes(rows, schema) <= CACHE_SHARE * object_store_bytes

@@ -59,22 +59,25 @@ def bundle_documents(pipeline, model, *, name: str, config: dict, valid_source, 
 
 
 def publish_run(cfg, result):
-    """Register the bundle (per-epoch metrics, lineage, the bundle as artifacts) under `registry.name`
-    with its alias, and write the run to the audit log. Returns the result with its model version."""
+    """Log the run to MLflow (config, per-epoch metrics, lineage, the bundle as artifacts), register it
+    under `registry.name` with its alias when one is set, and write the run to the audit log.
+    Returns the result with its model version (None when unregistered)."""
     import dataclasses
     import json
 
     from framework.governance import AuditLog
+    from framework.registry.bundles import log_trained_bundle, register_trained_bundle
     from framework.train.history import read_history
 
     version = None
+    logged = {"config": cfg.model_dump(mode="json"), "metrics_by_epoch": read_history(result.run_directory)}
     if cfg.registry.name:
-        from framework.registry import register_trained_bundle
-
-        registered = register_trained_bundle(cfg.registry.name, result.bundle, config=cfg.model_dump(mode="json"),
-                                             metrics_by_epoch=read_history(result.run_directory), alias=cfg.registry.alias)
+        registered = register_trained_bundle(cfg.registry.name, result.bundle, alias=cfg.registry.alias, **logged)
         version = registered.version
         print(f"[train] registered {registered.name}/{version} as @{registered.alias}", flush=True)
+    else:
+        run_id = log_trained_bundle(cfg.run.name, result.bundle, **logged)[0]
+        print(f"[train] logged to MLflow as run {run_id} (set registry.name to register a version)", flush=True)
     lineage = json.loads((result.bundle / "lineage.json").read_text())
     best = result.metrics.get("best", {})
     AuditLog.default().append(

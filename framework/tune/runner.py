@@ -222,13 +222,10 @@ def _training_trainable(cfg, sweep_dir: Path, log):
 def _shared_datasets(train_cfg, pipeline_dir: Path, log) -> dict:
     """Transform train and valid once; every trial then iterates the same blocks in the object store."""
     from framework.features import FeaturePipeline
-    from framework.train._driver import build_datasets
+    from framework.train._driver import build_datasets, materialized
 
     datasets = build_datasets(train_cfg, FeaturePipeline.load(pipeline_dir), pipeline_dir)
-    shared = {name: dataset.materialize() for name, dataset in datasets.items()}
-    sizes = ", ".join(f"{name} {dataset.size_bytes() / 2**20:.1f} MiB" for name, dataset in shared.items())
-    log(f"[sweep] transformed data cached in the object store for every trial ({sizes}); cache_datasets=false turns this off")
-    return shared
+    return materialized(datasets, lambda line: log(f"[sweep] {line}, shared by every trial; cache_datasets=false turns this off"))
 
 
 def _max_epochs(cfg, base_epochs: int) -> int:

@@ -64,7 +64,7 @@ def test_bundle_scores_like_an_independent_reference(reference_run, training_dat
 def test_a_killed_worker_resumes_from_the_checkpoint(ray_cluster, data_overrides, tmp_path, reference_run):
     steps_per_epoch = reference_run.metrics["step"] // EPOCHS
     kill_at = steps_per_epoch + steps_per_epoch // 2  # mid-way through the second epoch
-    cfg = _config(data_overrides, tmp_path, "killed-worker")
+    cfg = _config(data_overrides, tmp_path, "killed-worker", "registry.name=null")
     result = run_training(cfg, fault_injection={"step": kill_at, "marker": str(tmp_path / "fired")})
     assert (tmp_path / "fired").exists(), "the fault was never injected"
     last = result.metrics
@@ -72,6 +72,15 @@ def test_a_killed_worker_resumes_from_the_checkpoint(ray_cluster, data_overrides
     assert last["resumed_from_step"] == steps_per_epoch, "it must resume from the epoch-1 checkpoint, not step 0"
     assert last["step"] == reference_run.metrics["step"], "step counters continue rather than restart"
     assert abs(last["auc"] - reference_run.metrics["auc"]) < 0.01
+    # unregistered (registry.name null), the run is still in MLflow: one value per epoch, resumed or not
+    from framework.registry.store import experiment_id, mlflow_client
+
+    client = mlflow_client()
+    runs = client.search_runs([experiment_id(client)], filter_string="tags.`mlflow.runName` = 'killed-worker'")
+    assert len(runs) == 1 and runs[0].data.tags["raylane.kind"] == "train" and result.model_version is None
+    aucs = sorted(client.get_metric_history(runs[0].info.run_id, "auc"), key=lambda m: m.step)
+    assert [m.step for m in aucs] == [1, 2] and aucs[-1].value == pytest.approx(last["auc"], abs=1e-9)
+    assert runs[0].data.params["run.name"] == "killed-worker" and runs[0].data.tags["raylane.config_hash"]
 
 
 def _checkpoints(run_dir: Path) -> list[str]:

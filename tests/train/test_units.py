@@ -138,3 +138,19 @@ def test_a_column_missing_from_the_contract_is_refused(tmp_path):
     _, cfg = load_config(SMALL, [f"data.contract={tmp_path / 'contract.yaml'}", "features.ops.0.columns=[user_email]"])
     with pytest.raises(ConfigError, match="pii or ignore"):
         check_inputs(cfg)
+
+
+def test_data_cache_auto_caches_what_fits_a_quarter_of_the_object_store():
+    from types import SimpleNamespace
+
+    from framework.train.data import cache_in_object_store
+
+    schema = SimpleNamespace(continuous=["I1", "I2"], categorical={"C1": 10, "C2": 20, "C3": 30})
+    row_bytes = 4 * 2 + 8 * 3 + 4 + 8  # float32 continuous, int64 categorical, float32 label, float64 p_true
+    store = 4 * 1000 * row_bytes  # a quarter of it holds exactly 1,000 rows
+    assert cache_in_object_store("auto", 1000, schema, store) is True
+    assert cache_in_object_store("auto", 1001, schema, store) is False
+    assert cache_in_object_store(True, 10**9, schema, store) is True
+    assert cache_in_object_store(False, 1, schema, store) is False
+    _, cfg = load_config(SMALL, ["data.cache=false"])
+    assert cfg.data.cache is False and load_config(SMALL)[1].data.cache == "auto"
