@@ -18,6 +18,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +26,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from framework.data.contract import ColumnSpec, Contract, save_contract, type_name
+from framework.data._synthetic_spec import CATEGORICAL
 from framework.data.synthetic import generate_rows, synthetic_schema
 from framework.errors import DataError
 
@@ -85,9 +87,15 @@ def _file_plan(request: GenerateRequest) -> list[tuple[int, int, int]]:
     return plan
 
 
-def _write_file(request: GenerateRequest, start: int, stop: int, path: str) -> int:
+# Dictionary encoding pays for the categorical columns and the label; on ids, counts, p_true and
+# e-mails it only hashes every value before falling back to plain pages (about a tenth of the write).
+_DICTIONARY_COLUMNS = ["label"] + [spec.name for spec in CATEGORICAL]
+
+
+def _write_file(request: GenerateRequest, job: tuple[int, int, str]) -> int:
+    start, stop, path = job
     table = generate_rows(start, stop, request.seed, request.drift)
-    pq.write_table(table, path, row_group_size=1 << 20)
+    pq.write_table(table, path, row_group_size=1 << 20, use_dictionary=_DICTIONARY_COLUMNS)
     return table.num_rows
 
 
@@ -131,10 +139,10 @@ def write_synthetic_dataset(
         directory.mkdir(exist_ok=True)
         jobs.append((start, stop, str(directory / f"part-{number:05d}.parquet")))
     done = 0
-    # Threads, not processes: NumPy and the Parquet encoder release the GIL for most of the work,
-    # and threads cost nothing to start.
+    # Threads: NumPy and the Parquet encoder release the GIL for most of the work, and threads cost
+    # nothing to start (forked processes measured no faster on these 2 cores).
     with ThreadPoolExecutor(workers or min(os.cpu_count() or 1, len(jobs))) as pool:
-        for rows in pool.map(lambda job: _write_file(request, *job), jobs):
+        for rows in pool.map(partial(_write_file, request), jobs):
             done += rows
             if progress:
                 progress(done, request.rows, time.perf_counter() - started)
