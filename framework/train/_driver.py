@@ -167,15 +167,20 @@ def materialized(datasets: dict, log=None) -> dict:
     return shared
 
 
-def run_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path, rows: int) -> dict:
-    """The run's datasets: cached in the object store when `data.cache` says so, else streamed each epoch."""
+def cached_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path, rows: int, log=None) -> dict | None:
+    """Train and valid executed into the object store when `data.cache` says so for `rows` rows, else None."""
     import ray
 
-    datasets = build_datasets(cfg, pipeline, pipeline_dir)
     store = ray.cluster_resources().get("object_store_memory", 0)
-    if not cache_in_object_store(cfg.data.cache, rows, pipeline.output_schema, store):
-        return datasets
-    return materialized(datasets, _log)
+    nodes = sum(1 for node in ray.nodes() if node["Alive"])
+    if not cache_in_object_store(cfg.data.cache, rows, pipeline.output_schema, store, nodes):
+        return None
+    return materialized(build_datasets(cfg, pipeline, pipeline_dir), log)
+
+
+def run_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path, rows: int) -> dict:
+    """The run's datasets: cached in the object store when `data.cache` says so, else streamed each epoch."""
+    return cached_datasets(cfg, pipeline, pipeline_dir, rows, _log) or build_datasets(cfg, pipeline, pipeline_dir)
 
 
 def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> TrainResult:

@@ -43,7 +43,8 @@ class DataSection(StrictModel):
     cache: Literal["auto"] | bool = Field(
         "auto",
         description="transform train and valid once into Ray's object store and train every epoch from there "
-        "(no Parquet read or transform per epoch); auto: when they take at most a quarter of the object store",
+        "(no Parquet read or transform per epoch); auto: on a one-node cluster, when they take at most a quarter "
+        "of the object store (on several nodes a lost node would take cached blocks with it)",
     )
 
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from framework.data import list_parquet_files
 from framework.errors import DataError
 
-__all__ = ["model_arrays", "build_dataset", "cache_in_object_store", "TRUTH_COLUMN"]
+__all__ = ["model_arrays", "build_dataset", "cache_in_object_store", "transformed_bytes", "TRUTH_COLUMN"]
 
 TRUTH_COLUMN = "p_true"  # synthetic data's planted probability: evaluation only, never a feature
 DATA_TASK_CPUS = 0.5  # Ray Data tasks must fit beside the train workers on small machines
@@ -70,8 +70,13 @@ def transformed_bytes(rows: int, schema) -> int:
     return rows * (4 * len(schema.continuous) + 8 * len(schema.categorical) + 4 + 8)
 
 
-def cache_in_object_store(setting, rows: int, schema, object_store_bytes: float) -> bool:
-    """The `data.cache` decision: `auto` caches what fits in CACHE_SHARE of the object store."""
+def cache_in_object_store(setting, rows: int, schema, object_store_bytes: float, nodes: int = 1) -> bool:
+    """The `data.cache` decision: `auto` caches what fits in CACHE_SHARE of a one-node cluster's store.
+
+    On several nodes a cached block lives on one of them, and losing that node loses the block under a
+    restarted worker group (the run then waits on it), so `auto` streams from Parquet there: a node
+    failure costs only the lost epoch. `true` caches anyway.
+    """
     if setting != "auto":
         return bool(setting)
-    return transformed_bytes(rows, schema) <= CACHE_SHARE * object_store_bytes
+    return nodes == 1 and transformed_bytes(rows, schema) <= CACHE_SHARE * object_store_bytes

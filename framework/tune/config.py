@@ -165,9 +165,6 @@ class SweepConfig(StrictModel):
     num_samples: int = Field(8, ge=1)
     max_concurrent_trials: int = Field(1, ge=1)
     resources: ResourcesSection = ResourcesSection()
-    cache_datasets: bool = Field(
-        True, description="transform the train/valid data once and share it with every trial from the object store"
-    )
     run: SweepRunSection
     retrain_best: bool = Field(False, description="after the sweep, train the best config on the full data")
 

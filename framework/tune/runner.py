@@ -214,18 +214,19 @@ def _training_trainable(cfg, sweep_dir: Path, log):
     plan = TrialPlan.from_sweep(cfg, sweep_dir / "trials", pipeline_dir, rows)
     log(f"[sweep] {rows:,} training rows; features {'fitted per trial' if searches_features else f'fitted once in {pipeline_dir}'}")
     datasets = None
-    if cfg.cache_datasets and pipeline_dir is not None:
-        datasets = _shared_datasets(train_cfg, pipeline_dir, log)
+    if pipeline_dir is not None:
+        datasets = _shared_datasets(train_cfg, pipeline_dir, rows + data_snapshot(train_cfg.data.valid)["rows"], log)
     return tune.with_parameters(run_trial, plan=plan, datasets=datasets), _max_epochs(cfg, train_cfg.optim.epochs)
 
 
-def _shared_datasets(train_cfg, pipeline_dir: Path, log) -> dict:
-    """Transform train and valid once; every trial then iterates the same blocks in the object store."""
+def _shared_datasets(train_cfg, pipeline_dir: Path, rows: int, log) -> dict | None:
+    """Train and valid transformed once and shared by every trial from the object store, when the base
+    config's `data.cache` says so; None lets each trial stream its own."""
     from framework.features import FeaturePipeline
-    from framework.train._driver import build_datasets, materialized
+    from framework.train._driver import cached_datasets
 
-    datasets = build_datasets(train_cfg, FeaturePipeline.load(pipeline_dir), pipeline_dir)
-    return materialized(datasets, lambda line: log(f"[sweep] {line}, shared by every trial; cache_datasets=false turns this off"))
+    announce = lambda line: log(f"[sweep] {line}, shared by every trial; data.cache=false turns this off")  # noqa: E731
+    return cached_datasets(train_cfg, FeaturePipeline.load(pipeline_dir), pipeline_dir, rows, announce)
 
 
 def _max_epochs(cfg, base_epochs: int) -> int:

@@ -166,7 +166,7 @@ def quiet_data_context() -> None:
 def run_trial(config: dict, plan: TrialPlan, datasets: dict | None = None) -> None:
     """The Tune function: build this trial's training run and run it to the end or until stopped.
 
-    `datasets` are the driver's materialized train/valid datasets (cache_datasets), shared by every trial.
+    `datasets` are the driver's materialized train/valid datasets (per the base `data.cache`), shared by trials.
     """
     import ray.tune
 

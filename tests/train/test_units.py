@@ -150,6 +150,8 @@ def test_data_cache_auto_caches_what_fits_a_quarter_of_the_object_store():
     store = 4 * 1000 * row_bytes  # a quarter of it holds exactly 1,000 rows
     assert cache_in_object_store("auto", 1000, schema, store) is True
     assert cache_in_object_store("auto", 1001, schema, store) is False
+    assert cache_in_object_store("auto", 1000, schema, store, nodes=2) is False  # a lost node loses blocks
+    assert cache_in_object_store(True, 1000, schema, store, nodes=2) is True
     assert cache_in_object_store(True, 10**9, schema, store) is True
     assert cache_in_object_store(False, 1, schema, store) is False
     _, cfg = load_config(SMALL, ["data.cache=false"])
