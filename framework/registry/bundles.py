@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -25,6 +25,7 @@ class RegisteredBundle:
     version: str
     alias: str
     run_id: str
+    lineage: dict = field(default_factory=dict, compare=False)
 
 
 def _read(bundle: Path, name: str) -> dict:
@@ -65,4 +66,4 @@ def register_trained_bundle(name: str, bundle_dir: str | os.PathLike, *, config:
     AuditLog.default().append("register", "ok", model={"name": name, "version": version},
                               config_hash=lineage.get("config_hash"), data_hash=data.get("hash"),
                               details={"alias": alias, "run_id": run_id, "bundle_sha256": manifest})
-    return RegisteredBundle(name, version, alias, run_id)
+    return RegisteredBundle(name, version, alias, run_id, lineage)

@@ -63,7 +63,6 @@ def publish_run(cfg, result):
     under `registry.name` with its alias when one is set, and write the run to the audit log.
     Returns the result with its model version (None when unregistered)."""
     import dataclasses
-    import json
 
     from framework.governance import AuditLog
     from framework.registry.bundles import log_trained_bundle, register_trained_bundle
@@ -73,12 +72,11 @@ def publish_run(cfg, result):
     logged = {"config": cfg.model_dump(mode="json"), "metrics_by_epoch": read_history(result.run_directory)}
     if cfg.registry.name:
         registered = register_trained_bundle(cfg.registry.name, result.bundle, alias=cfg.registry.alias, **logged)
-        version = registered.version
+        version, lineage = registered.version, registered.lineage
         print(f"[train] registered {registered.name}/{version} as @{registered.alias}", flush=True)
     else:
-        run_id = log_trained_bundle(cfg.run.name, result.bundle, **logged)[0]
+        run_id, lineage, _ = log_trained_bundle(cfg.run.name, result.bundle, **logged)
         print(f"[train] logged to MLflow as run {run_id} (set registry.name to register a version)", flush=True)
-    lineage = json.loads((result.bundle / "lineage.json").read_text())
     best = result.metrics.get("best", {})
     AuditLog.default().append(
         "train", "ok", model={"name": cfg.registry.name or cfg.run.name, "version": version or "unregistered"},
