@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ FINGERPRINT_KEY = "raylane.fingerprint"
 INTERRUPTED_KEY = "raylane.interrupted"  # trial numbers a killed driver left RUNNING (retried since)
 RETRY_OF_KEY = "raylane.retry_of"
 DB_FILE = "study.db"
+_CREATE_ATTEMPTS = 5  # opening a brand-new database that another process is creating too
 
 
 def storage_url(cfg) -> str:
@@ -105,16 +107,26 @@ def open_study(cfg):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = storage_url(cfg)
     directions = ["maximize" if o.mode == "max" else "minimize" for o in cfg.objective]
-    try:
-        storage = rdb_storage(url)
-        study = optuna.create_study(
-            storage=storage, study_name=cfg.run.study_name or cfg.run.name, directions=directions, load_if_exists=True
-        )
-        study.get_trials(deepcopy=False)  # reads every page: a damaged file fails here, not mid-sweep
-    except sqlalchemy.exc.SQLAlchemyError as error:
-        raise _database_error(url, error) from None
-    except ValueError as error:  # e.g. an existing study with other directions
-        raise ConfigError(f"{url}: study {cfg.run.study_name or cfg.run.name!r}: {error}") from None
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            storage = rdb_storage(url)
+            study = optuna.create_study(
+                storage=storage, study_name=cfg.run.study_name or cfg.run.name, directions=directions, load_if_exists=True
+            )
+            study.get_trials(deepcopy=False)  # reads every page: a damaged file fails here, not mid-sweep
+            break
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as error:
+            # Another process (optuna-dashboard, a second sweep) created the same new database at the
+            # same moment ("table ... already exists", a duplicate schema version): its schema is
+            # there now, so opening again succeeds. Anything else is a damaged or unreachable store.
+            racing = isinstance(error, sqlalchemy.exc.IntegrityError) or "already exists" in str(error)
+            if not racing or attempt + 1 == _CREATE_ATTEMPTS:
+                raise _database_error(url, error) from None
+            time.sleep(0.1 * (attempt + 1))
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            raise _database_error(url, error) from None
+        except ValueError as error:  # e.g. an existing study with other directions
+            raise ConfigError(f"{url}: study {cfg.run.study_name or cfg.run.name!r}: {error}") from None
     _check_fingerprint(study, cfg, url)
     return study
 
@@ -134,14 +146,23 @@ def _check_fingerprint(study, cfg, url: str) -> None:
 
 @dataclass(frozen=True)
 class Recovery:
-    """What a rerun found: trials a killed driver left RUNNING, now failed and enqueued again."""
+    """What a rerun found: trials a killed driver left RUNNING, now failed. Those that had drawn their
+    parameters are queued again with them; `undrawn` ones died between the study's ask and the
+    sampler's draw, so they never had a config to retry and new draws take their place."""
 
     interrupted: tuple[int, ...] = ()
+    undrawn: tuple[int, ...] = ()
 
     def describe(self) -> str:
         if not self.interrupted:
             return "no interrupted trials"
-        return f"trial(s) {list(self.interrupted)} were left RUNNING by a stopped driver: marked FAIL and queued again"
+        text = f"trial(s) {list(self.interrupted)} were left RUNNING by a stopped driver: marked FAIL"
+        requeued = [n for n in self.interrupted if n not in self.undrawn]
+        if requeued:
+            text += f"; {requeued} queued again with the same parameters"
+        if self.undrawn:
+            text += f"; {list(self.undrawn)} had drawn no parameters yet: new draws replace them"
+        return text
 
 
 def recover_interrupted(study) -> Recovery:
@@ -153,10 +174,14 @@ def recover_interrupted(study) -> Recovery:
         return Recovery()
     numbers = [t.number for t in running]
     study.set_user_attr(INTERRUPTED_KEY, sorted(set(study.user_attrs.get(INTERRUPTED_KEY, [])) | set(numbers)))
+    undrawn = []
     for trial in running:
         study.tell(trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(dict(trial.params), user_attrs={RETRY_OF_KEY: trial.number})
-    return Recovery(tuple(numbers))
+        if trial.params:
+            study.enqueue_trial(dict(trial.params), user_attrs={RETRY_OF_KEY: trial.number})
+        else:
+            undrawn.append(trial.number)
+    return Recovery(tuple(numbers), tuple(undrawn))
 
 
 def finished_count(study) -> int:

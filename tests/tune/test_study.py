@@ -62,6 +62,21 @@ def test_trials_left_running_are_failed_and_requeued_with_the_same_params(make_s
     assert recover_interrupted(open_study(cfg)) == Recovery((4, 5)), "a second crash fails the retries, never loses them"
 
 
+def test_a_trial_killed_before_its_draw_is_failed_and_not_retried_with_no_params(make_sweep):
+    cfg = make_sweep("undrawn")
+    study = open_study(cfg)
+    ((drawn, _),) = _ask(study, cfg, 1)
+    study.ask()  # the driver dies between the ask and the sampler's draw: a RUNNING trial without params
+    reopened = open_study(cfg)
+    recovery = recover_interrupted(reopened)
+    assert recovery == Recovery((0, 1), undrawn=(1,))
+    assert "[1] had drawn no parameters" in recovery.describe()
+    assert [t.state for t in reopened.trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.WAITING]
+    (waiting,) = reopened.get_trials(states=(TrialState.WAITING,))
+    assert waiting.user_attrs["raylane.retry_of"] == 0 and waiting.system_attrs["fixed_params"] == drawn.params
+    assert finished_count(reopened) == 0
+
+
 def test_a_rerun_does_not_repeat_the_first_runs_draws(make_sweep):
     cfg = make_sweep("seeds", "sampler=random")
     first = optuna.create_study(sampler=build_sampler(cfg, 0))
@@ -139,3 +154,26 @@ def test_every_sampler_draws_inside_the_space(make_sweep, sampler):
         assert 1e-4 <= params["optim.lr"] <= 1e-2 and params["model.embedding_dim"] in (8, 16, 32)
         study.tell(trial, params["optim.lr"])
     assert len({t.params["optim.lr"] for t in study.trials}) == 6, "no repeated draws"
+
+
+def test_processes_creating_the_same_new_study_at_once_all_open_it(make_sweep, tmp_path):
+    """optuna-dashboard or a second driver opening a brand-new database while the sweep creates its
+    schema: Optuna's table creation races ("table studies already exists"); every opener succeeds."""
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    for round_ in range(4):
+        cfg = make_sweep(f"race-{round_}", storage=tmp_path)
+        start = fork.Barrier(4)
+
+        def open_together(cfg=cfg, start=start):
+            start.wait()
+            open_study(cfg)
+
+        openers = [fork.Process(target=open_together) for _ in range(4)]
+        for process in openers:
+            process.start()
+        for process in openers:
+            process.join(60)
+        assert [p.exitcode for p in openers] == [0, 0, 0, 0], f"round {round_}"
+        assert len(optuna.get_all_study_names(f"sqlite:///{cfg.sweep_directory() / 'study.db'}")) == 1

@@ -7,9 +7,11 @@ parameter count rebuilt from each trial's config, and an uninterrupted run of th
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -179,17 +181,28 @@ def _sweep_command(sweep_data, storage, name):
     return [sys.executable, "-m", "jobs.sweep", SMALL, *overrides]
 
 
-def _wait_until_all_asked_and_one_running(db: Path, name, process, deadline):
-    import sqlalchemy.exc
+def _trials_drawn(db: Path) -> list[tuple[str, int]]:
+    """(state, parameters drawn) per trial, read-only: the poll must neither create the new
+    database's schema while the sweep does nor take its write lock."""
+    if not db.exists():
+        return []
+    query = ("SELECT t.state, COUNT(p.param_id) FROM trials t LEFT JOIN trial_params p ON p.trial_id = t.trial_id "
+             "GROUP BY t.trial_id")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as connection:
+            return connection.execute(query).fetchall()
+    except sqlite3.OperationalError:  # no tables yet, or busy for a moment
+        return []
 
+
+def _wait_until_all_drawn_and_one_running(db: Path, process, deadline):
+    """All four configs drawn (a trial killed between its ask and its draw has no config to compare
+    with an uninterrupted sweep's) and one still training."""
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            trials = optuna.load_study(study_name=name, storage=f"sqlite:///{db}").trials if db.exists() else []
-        except (KeyError, sqlalchemy.exc.OperationalError):
-            trials = []  # the study is not created yet
-        if len(trials) == 4 and any(t.state == TrialState.RUNNING for t in trials):
+        trials = _trials_drawn(db)
+        if len(trials) == 4 and all(drawn == 2 for _, drawn in trials) and any(s == "RUNNING" for s, _ in trials):
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def _uninterrupted_params(cfg) -> list[str]:
@@ -206,7 +219,7 @@ def test_a_killed_driver_resumes_without_losing_or_repeating_trials(ray_cluster,
     env = {**os.environ, "RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address}
     db = tmp_path / "killed" / "study.db"
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    _wait_until_all_asked_and_one_running(db, "killed", first, time.monotonic() + 240)
+    _wait_until_all_drawn_and_one_running(db, first, time.monotonic() + 240)
     assert first.poll() is None, f"the sweep ended before it could be killed:\n{first.stdout.read()[-3000:]}"
     first.send_signal(signal.SIGKILL)
     first.wait()
