@@ -2,9 +2,10 @@
 
 Both ways end in `BundleScorer.score(table)`, the call batch scoring makes, so online scores equal
 batch scores. `BatchedScoring` uses Ray Serve's `@serve.batch` (inside a replica only): requests that
-arrive within `batch_wait_timeout_s` are scored together, up to `max_batch_size` rows; a request
-that alone fills a batch is scored on its own. Each request keeps the model it was validated
-against, so a batch that straddles a model switch scores each part with its own model.
+arrive within `batch_wait_timeout_s` are scored together, up to `max_batch_size` rows. A request
+that alone fills a batch, or that finds no other request waiting in the replica, is scored on its
+own at once: the batch queue has nothing to gather for it. Each request keeps the model it was
+validated against, so a batch that straddles a model switch scores each part with its own model.
 
 Example:
     >>> scoring = DirectScoring(metrics)                                  # doctest: +SKIP
@@ -13,6 +14,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import numpy as np
 import pyarrow as pa
@@ -57,6 +60,7 @@ class BatchedScoring:
 
         self.metrics = metrics
         self.max_batch_size = max_batch_size
+        self.waiting = 0  # requests inside __call__: scored alone, queued, or in a batch
         # Built per instance so the batch settings come from the config, not from a decorator literal.
         self._enqueue = serve.batch(
             max_batch_size=max_batch_size,
@@ -66,13 +70,25 @@ class BatchedScoring:
 
     async def __call__(self, model, table: pa.Table) -> np.ndarray:
         if table.num_rows >= self.max_batch_size:
-            scores = _score(model, table)
-            self.metrics.observe_batch(table.num_rows, 1)
-            return scores
-        result = await self._enqueue((model, table))
+            return self._score_now(model, table)
+        self.waiting += 1
+        try:
+            # Scoring blocks the event loop, so requests that arrived meanwhile are all ready now:
+            # one turn of the loop lets each of them reach this point before anyone decides.
+            await asyncio.sleep(0)
+            if self.waiting == 1:
+                return self._score_now(model, table)
+            result = await self._enqueue((model, table))
+        finally:
+            self.waiting -= 1
         if isinstance(result, ScoringFailed):
             raise result
         return result
+
+    def _score_now(self, model, table: pa.Table) -> np.ndarray:
+        scores = _score(model, table)
+        self.metrics.observe_batch(table.num_rows, 1)
+        return scores
 
     async def _score_batch(self, items: list[tuple]) -> list:
         results: list = [None] * len(items)
