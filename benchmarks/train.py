@@ -7,6 +7,9 @@ One run, same machine, same synthetic rows, same model, batch size and optimizer
   raylane    run_training with scaling.num_workers 1, then 2 (resources_per_worker {CPU: 0.5}): Ray Data
              reads Parquet and transforms each batch while Ray Train trains, so its samples/s include
              the data path
+  plain DDP  torch DistributedDataParallel over gloo in 2 forked processes (1 thread each) on slices of the
+             plain loop's tensors: data parallelism without Ray, so raylane's 2-worker rate against it is
+             Ray Train's own overhead
   data path  the same Ray Data read + transform + iter_torch_batches, with no model
 Every rate is steady state: the last epoch (or pass); the first is the warm-up and is reported apart.
 With a GPU (torch.cuda.is_available()) the model's training step is also timed there with torch alone,
@@ -33,6 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import write_result  # noqa: E402
+from benchmarks._torch_ddp import plain_ddp_loop  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "jobs" / "configs" / "train_small.yaml"
@@ -208,11 +212,13 @@ def gpu_step(cfg, pipeline, tensors: dict, warmup_steps: int = 20, steps: int = 
             "samples_per_s": steps * batch / (time.perf_counter() - started)}
 
 
-def summarise(plain: dict, plain_one_thread: dict, runs: dict, data_path: dict, gpu: dict | None) -> dict:
+def summarise(plain: dict, plain_one_thread: dict, plain_ddp: dict, runs: dict, data_path: dict, gpu: dict | None) -> dict:
     one, two = runs[1]["samples_per_s"], runs[2]["samples_per_s"]
     summary = {
         "per_worker_ratio_2_workers_vs_plain": two / 2 / plain["samples_per_s"],
         "per_worker_ratio_2_workers_vs_plain_1_thread": two / 2 / plain_one_thread["samples_per_s"],
+        "ratio_2_workers_vs_plain_ddp": two / plain_ddp["samples_per_s"],
+        "plain_ddp_per_worker_vs_plain_1_thread": plain_ddp["samples_per_s_per_worker"] / plain_one_thread["samples_per_s"],
         "ratio_1_worker_vs_plain": one / plain["samples_per_s"],
         "ratio_1_worker_vs_plain_1_thread": one / plain_one_thread["samples_per_s"],
         "scaling_efficiency_2_workers": two / (2 * one),
@@ -234,10 +240,12 @@ def summarise(plain: dict, plain_one_thread: dict, runs: dict, data_path: dict, 
     return {"summary": summary, "goals": goals}
 
 
-def print_table(plain: dict, plain_one_thread: dict, runs: dict, data_path: dict, gpu: dict | None, report: dict) -> None:
+def print_table(plain: dict, plain_one_thread: dict, plain_ddp: dict, runs: dict, data_path: dict, gpu: dict | None,
+                report: dict) -> None:
     rows = [
         (f"plain torch loop ({plain['threads']} threads)", plain["samples_per_s"], plain["samples_per_s_by_epoch"]),
         ("plain torch loop (1 thread)", plain_one_thread["samples_per_s"], plain_one_thread["samples_per_s_by_epoch"]),
+        ("plain torch DDP, 2 procs (global)", plain_ddp["samples_per_s"], plain_ddp["samples_per_s_by_epoch"]),
         ("raylane, 1 worker (global)", runs[1]["samples_per_s"], None),
         ("raylane, 2 workers (global)", runs[2]["samples_per_s"], None),
         ("raylane, 2 workers (per worker)", runs[2]["samples_per_s_per_worker"], None),
@@ -261,6 +269,7 @@ def print_table(plain: dict, plain_one_thread: dict, runs: dict, data_path: dict
                   f"{split['samples_per_s_after_first_progress_line']:,.0f} samples/s (global) after it"
                   + (f", {split['samples_per_s_between_last_two_progress_lines']:,.0f} between the last two lines"
                      if "samples_per_s_between_last_two_progress_lines" in split else ""))
+    print(f"one gloo all-reduce of the {plain_ddp['gradient_floats']:,} gradient floats: {plain_ddp['all_reduce_ms']:.1f} ms")
     print(f"wall time incl. pipeline fit and validation: 1 worker {runs[1]['wall_s_incl_fit_and_validation']:.1f} s, "
           f"2 workers {runs[2]['wall_s_incl_fit_and_validation']:.1f} s")
 
@@ -282,6 +291,10 @@ NOTES = [
     "raylane.* runs use data.cache auto, which here transforms the data once into the object store before the "
     "first epoch; raylane_2_workers_streamed is the same 2-worker run with data.cache false (Parquet "
     "read and transformed again every epoch, the path for data larger than the object store).",
+    "plain_ddp is torch DDP over gloo without Ray (2 forked processes, 1 thread each, contiguous halves of the "
+    "plain loop's tensors, the same per-worker batch): ratio_2_workers_vs_plain_ddp is what Ray Train and the "
+    "Ray Data feed add on top of data parallelism itself, plain_ddp_per_worker_vs_plain_1_thread what data "
+    "parallelism itself costs here (a synchronous gradient all-reduce every step; all_reduce_ms times one).",
     "On 2 cores, 2 workers share both cores with the Ray Data read/transform tasks and with the driver, and DDP "
     "all-reduces dense embedding gradients over gloo every step, so scaling cannot be linear here.",
 ]
@@ -303,6 +316,8 @@ def main() -> int:
         tensors, pipeline, prepare = prepare_tensors(cfgs[1], work / "pipeline")
         plain = plain_loop(cfgs[1], pipeline, tensors, args.epochs, torch.get_num_threads())
         plain_one_thread = plain_loop(cfgs[1], pipeline, tensors, args.epochs, 1)
+        plain_ddp = plain_ddp_loop(lambda: build_training_model(cfgs[2], pipeline), tensors, args.epochs,
+                                   cfgs[2].optim.batch_size)  # before Ray starts: it forks
         gpu = gpu_step(cfgs[1], pipeline, tensors)
         from framework.ray_session import ensure_ray
 
@@ -324,9 +339,9 @@ def main() -> int:
         ray.shutdown()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = summarise(plain, plain_one_thread, runs, data_path, gpu)
+    report = summarise(plain, plain_one_thread, plain_ddp, runs, data_path, gpu)
     report["summary"]["per_worker_ratio_2_workers_streamed_vs_plain"] = streamed["samples_per_s_per_worker"] / plain["samples_per_s"]
-    print_table(plain, plain_one_thread, runs, data_path, gpu, report)
+    print_table(plain, plain_one_thread, plain_ddp, runs, data_path, gpu, report)
     if gpu is None:
         print("no GPU: GPU section skipped")
     payload = {
@@ -334,7 +349,7 @@ def main() -> int:
         "model": cfgs[1].model, "batch_size_per_worker": cfgs[1].optim.batch_size,
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "plain_prepare_s": prepare, "ray_start_s": ray_start_s,
-        "plain": plain, "plain_1_thread": plain_one_thread, "raylane": {f"{w}_workers": r for w, r in runs.items()},
+        "plain": plain, "plain_1_thread": plain_one_thread, "plain_ddp_2_processes": plain_ddp, "raylane": {f"{w}_workers": r for w, r in runs.items()},
         "raylane_2_workers_streamed": streamed,
         "data_path_alone": data_path, "gpu_model_step": gpu, **report, "notes": NOTES,
     }
