@@ -30,7 +30,6 @@ from kernels.cpu.threads import parallel_map
 
 __all__ = ["Categorical", "ColumnFrame", "to_host"]
 
-_PARALLEL_MIN_ROWS = 1 << 16  # below this, thread hand-offs cost more than they save
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,7 @@ class ColumnFrame:
         self.id_column = id_column
         self.out_of_fold = out_of_fold  # encode training rows with other folds' statistics
         self.num_rows = table.num_rows
+        self._column_names = frozenset(table.column_names)
         self.outputs: dict[str, object] = {}  # name → array; insertion order = order first written
         self._pending: dict[str, tuple[object, list]] = {}  # name → (float64 input, [(op, a, b)])
         self._contiguous: dict[str, pa.Array] = {}  # raw columns with their chunks combined
@@ -95,7 +95,7 @@ class ColumnFrame:
     def raw(self, name: str) -> pa.Array:
         """The input column as one contiguous Arrow array (combining chunks copies: done once)."""
         if name not in self._contiguous:
-            if name not in self.table.column_names:
+            if name not in self._column_names:
                 raise DataError(f"column {name!r} is missing: the feature pipeline reads it")
             self._contiguous[name] = plain(self.table.column(name))
         return self._contiguous[name]
@@ -140,8 +140,8 @@ class ColumnFrame:
 
     def map_columns(self, fn, items) -> list:
         """[fn(item) for item in items]; on the CPU spread over cores (each item is independent)."""
-        if self.xp is np and self.num_rows >= _PARALLEL_MIN_ROWS:
-            return parallel_map(fn, items)
+        if self.xp is np:
+            return parallel_map(fn, items, rows=self.num_rows)
         return [fn(item) for item in items]
 
     # -- writing -------------------------------------------------------------------------------

@@ -105,6 +105,10 @@ class TargetEncoding(FeatureOp):
         total_n = float(self.target_["n"].sum())
         self.mean_ = float(self.target_["sum"].sum()) / total_n if total_n else 0.0
         self._lookups = {c: KeyLookup(s.keys) for c, s in self.stats_.items()}
+        self._encoding_tables: dict[tuple, tuple] = {}  # (column, array module) → tables; a cache
+
+    def __getstate__(self):  # the cache is rebuilt wherever the op lands (it may hold device arrays)
+        return {**self.__dict__, "_encoding_tables": {}}
 
     # -- transforming --------------------------------------------------------------------------
     def _encode(self, sums, n, mean):
@@ -120,14 +124,26 @@ class TargetEncoding(FeatureOp):
             position = self._lookups[column].positions(cat)
             keys = len(self.stats_[column].keys)
             slot = frame.xp.where(cat.valid, frame.xp.where(position >= 0, position, keys + 1), keys)
-            n, sums = (frame.xp.asarray(table) for table in self._tables(column))
             if folds is None:
-                encoded = self._encode(sums.sum(axis=1)[slot], n.sum(axis=1)[slot], self.mean_)
+                n, sums = self._slot_tables(column, frame.xp, out_of_fold=False)
+                encoded = self._encode(sums[slot], n[slot], self.mean_)
             else:
-                other_n = n.sum(axis=1, keepdims=True) - n
-                other_sum = sums.sum(axis=1, keepdims=True) - sums
+                other_n, other_sum = self._slot_tables(column, frame.xp, out_of_fold=True)
                 encoded = self._encode(other_sum[slot, folds], other_n[slot, folds], frame.xp.asarray(self._fold_means())[folds])
             frame.write(f"{column}_te", encoded.astype(np.float32))
+
+    def _slot_tables(self, column: str, xp, out_of_fold: bool) -> tuple:
+        """n and Σy per slot on `xp`: over all folds ([slots]), or outside each fold ([slots, folds]).
+        Built once per column and array module: a request of one row must not pay O(values)."""
+        key = (column, xp.__name__, out_of_fold)
+        if key not in self._encoding_tables:
+            n, sums = (xp.asarray(table) for table in self._tables(column))
+            if out_of_fold:
+                tables = (n.sum(axis=1, keepdims=True) - n, sums.sum(axis=1, keepdims=True) - sums)
+            else:
+                tables = (n.sum(axis=1), sums.sum(axis=1))
+            self._encoding_tables[key] = tables
+        return self._encoding_tables[key]
 
     def _tables(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """n and Σy as [values + missing + unseen, folds] tables."""

@@ -76,7 +76,8 @@ def numeric_chain(values: np.ndarray, program: np.ndarray) -> np.ndarray:
     if values.ndim != 2 or program.ndim != 3 or program.shape[0] != values.shape[0] or program.shape[2] != 3:
         raise ValueError(f"numeric_chain: expected values [c, n] and program [c, k, 3], got {values.shape} and {program.shape}")
     out = np.empty(values.shape, dtype=np.float32)
-    parallel_map(lambda column: _run_column(values[column], program[column], out[column]), range(values.shape[0]))
+    parallel_map(lambda column: _run_column(values[column], program[column], out[column]), range(values.shape[0]),
+                 rows=values.shape[1])
     return out
 
 

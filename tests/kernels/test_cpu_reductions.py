@@ -71,6 +71,38 @@ def test_lookup_string_keys_exact_and_no_false_match():
     np.testing.assert_array_equal(cpu.lookup_keys(index, (offsets, data)), [-1, 2, 1, 0, -1, -1])
 
 
+@pytest.mark.parametrize("lookups", [3, 100, 5000], ids=["few-values", "some-values", "many-values"])
+def test_lookup_matches_pandas_for_few_and_many_values(lookups):
+    # Against 1000 keys: a few strings go through a dict, some values through the kept binary search,
+    # many through Arrow's hash set. Every way is exact.
+    rng = np.random.default_rng(lookups)
+    keys = rng.choice(np.arange(-5000, 5000, dtype=np.int64), size=1000, replace=False)
+    keys[:2] = [np.iinfo(np.int64).min, np.iinfo(np.int64).max]
+    values = np.concatenate([rng.integers(-6000, 6000, lookups), keys[:2]])
+    index = cpu.build_key_index(keys)
+    np.testing.assert_array_equal(cpu.lookup_keys(index, values), pd.Index(keys).get_indexer(values))
+    np.testing.assert_array_equal(cpu.lookup_keys(index, values), pd.Index(keys).get_indexer(values))  # index reused
+
+    words = pd.Index([format(int(k) & 0xFFFFFFFF, "x") * (int(k) % 3) for k in keys]).unique()
+    asked = [format(int(v) & 0xFFFFFFFF, "x") * (int(v) % 3) for v in values]
+    string_index = cpu.build_key_index(string_buffers(pa.array(list(words))))
+    got = cpu.lookup_keys(string_index, string_buffers(pa.array(asked, type=pa.large_string())))
+    np.testing.assert_array_equal(got, words.get_indexer(asked))
+
+
+def test_lookup_of_few_strings_survives_hash_collisions(monkeypatch):
+    import kernels.cpu.lookup as lookup
+
+    real = lookup.murmur3_strings
+    monkeypatch.setattr(lookup, "murmur3_strings", lambda offsets, data, seed: real(offsets, data, seed) % 3)
+    monkeypatch.setattr(lookup, "_DICT_MAX_KEYS", 0)  # the hash search, not the dict
+    words = [f"w{i}" for i in range(300)]
+    index = cpu.build_key_index(string_buffers(pa.array(words)))
+    asked = ["w7", "nope", "w299", "w0", "", "w7x"]
+    got = cpu.lookup_keys(index, string_buffers(pa.array(asked, type=pa.large_string())))
+    np.testing.assert_array_equal(got, pd.Index(words).get_indexer(asked))
+
+
 def test_lookup_refuses_kind_mismatch():
     with pytest.raises(TypeError):
         cpu.lookup_keys(cpu.build_key_index(np.array([1])), string_buffers(pa.array(["1"])))
