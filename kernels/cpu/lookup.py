@@ -1,15 +1,15 @@
 """Exact key lookup (value → position in a key list, or -1): the CPU twin of the GPU hash lookup.
 
-Two exact strategies, chosen per call by how many values are looked up against how many keys:
-  * many values (at least half as many as keys): Arrow's hash-based `index_in` on arrays rebuilt
-    zero-copy from the kernel buffers. It rebuilds its hash set of the keys on every call, which
-    the values then amortise (at 1M values against 1M keys it beat a binary search 1.4x here).
-  * few values (a served request, a small batch against a large vocabulary): a binary search in
-    the keys sorted once per index and kept. Strings are searched by their 32-bit murmur hash and
-    every match is then compared byte for byte, so a hash collision never makes a false match.
-    Against 1M keys, one lookup of 16 values took 0.01 ms this way and 131 ms with `index_in`.
-  * a handful of strings against a vocabulary of at most 64k keys (one served row): a dict of the
-    keys, built once per index, which skips the NumPy call overheads of hashing a few values.
+Like the GPU's, the CPU index is a hash table built once per vocabulary and kept, so a lookup costs
+O(values), never O(keys): a served row against a 1M-key vocabulary must not rebuild anything.
+  * int64 keys: a pandas Index over the keys (its khash table is built on first use and kept).
+  * string keys: the same over a 64-bit code of each key (two murmur3 hashes); every value that
+    finds a code is then compared byte for byte with its key, so there is never a false match. If
+    two distinct keys share a code (about 3e-8 for 1M keys), that index uses Arrow's `index_in`,
+    which rebuilds its hash set per call but is exact.
+  * a handful of strings against at most 64k keys (one served row): a dict of the keys, which
+    skips the NumPy call overheads of hashing a few values.
+With repeated keys (the API promises distinct ones) the first position wins on every path.
 
 Example:
     >>> import numpy as np
@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -31,19 +32,17 @@ from kernels.cpu.strings import binary_array, string_buffers
 
 __all__ = ["KeyIndex", "build_key_index", "lookup_keys"]
 
-_SEARCH_BELOW_KEYS_FRACTION = 0.5  # binary search when values < this × keys; Arrow's hash set otherwise
 _DICT_MAX_VALUES = 64  # string lookups of at most this many values ...
 _DICT_MAX_KEYS = 1 << 16  # ... against at most this many keys go through a dict of the keys
-_HASH_SEED = 0
+_CODE_SEEDS = (0, 0x9747B28C)  # the two murmur3 seeds of a string's 64-bit code
 
 
 @dataclass(frozen=True)
 class KeyIndex:
     keys: pa.Array  # int64 or large_binary
     is_string: bool
-    # Built on the first small lookup and kept: the sort order and the sorted keys (or their hashes),
-    # or for strings the dict of key → position.
-    _sorted: dict = field(default_factory=dict, compare=False, repr=False)
+    # Built on first use and kept: the hash table over codes (or None where codes collide), and the dict.
+    _kept: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _as_arrow(values) -> pa.Array:
@@ -62,59 +61,62 @@ def lookup_keys(index: KeyIndex, values) -> np.ndarray:
     if isinstance(values, tuple) != index.is_string:
         kinds = ("string", "integer") if index.is_string else ("integer", "string")
         raise TypeError(f"lookup_keys: {kinds[0]} keys cannot look up {kinds[1]} values")
-    count = len(values[0]) - 1 if index.is_string else len(values)
-    if index.is_string and count <= _DICT_MAX_VALUES and len(index.keys) <= _DICT_MAX_KEYS:
-        return _dict_strings(index, values)
-    if count < _SEARCH_BELOW_KEYS_FRACTION * len(index.keys):
-        return _search_strings(index, values) if index.is_string else _search_int64(index, values)
-    found = pc.index_in(_as_arrow(values), value_set=index.keys)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _dict_strings(index: KeyIndex, values) -> np.ndarray:
-    if "positions" not in index._sorted:
-        keys = index.keys.to_pylist()  # built last to first, so a repeated key keeps its first position
-        index._sorted["positions"] = {keys[position]: position for position in range(len(keys) - 1, -1, -1)}
-    positions = index._sorted["positions"]
-    return np.array([positions.get(value, -1) for value in binary_array(*values).to_pylist()], dtype=np.int64)
-
-
-def _sorted_keys(index: KeyIndex) -> tuple[np.ndarray, np.ndarray]:
-    """(order, sorted) with sorted = sort key of keys[order]: the int64 keys, or their string hashes."""
-    if "order" not in index._sorted:
-        if index.is_string:
-            sort_key = murmur3_strings(*string_buffers(index.keys), _HASH_SEED)
-        else:
-            sort_key = index.keys.to_numpy(zero_copy_only=False)
-        order = np.argsort(sort_key, kind="stable")
-        index._sorted.update(order=order, sorted=sort_key[order])
-    return index._sorted["order"], index._sorted["sorted"]
-
-
-def _search_int64(index: KeyIndex, values) -> np.ndarray:
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    order, keys = _sorted_keys(index)
-    at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
-    return np.where(keys[at] == values, order[at], -1).astype(np.int64)
-
-
-def _search_strings(index: KeyIndex, values) -> np.ndarray:
-    order, hashes = _sorted_keys(index)
-    wanted = murmur3_strings(values[0], values[1], _HASH_SEED)
-    first = np.searchsorted(hashes, wanted, side="left")
-    matches = np.searchsorted(hashes, wanted, side="right") - first
-    positions = np.full(len(wanted), -1, dtype=np.int64)
-    value_array = binary_array(*values)
-    single = np.flatnonzero(matches == 1)
-    if len(single):
-        candidates = order[first[single]]
-        same = pc.equal(pc.take(index.keys, pa.array(candidates)), pc.take(value_array, pa.array(single)))
-        hit = same.to_numpy(zero_copy_only=False)
-        positions[single[hit]] = candidates[hit]
-    for row in np.flatnonzero(matches > 1):  # distinct keys sharing a hash: rare, compare each
-        value = value_array[int(row)]
-        for candidate in order[first[row] : first[row] + matches[row]]:
-            if index.keys[int(candidate)] == value:
-                positions[row] = candidate
-                break
+    if index.is_string and len(values[0]) - 1 <= _DICT_MAX_VALUES and len(index.keys) <= _DICT_MAX_KEYS:
+        return _dict_lookup(index, values)
+    table = _code_table(index)
+    if table is None:
+        found = pc.index_in(_as_arrow(values), value_set=index.keys)
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes, first_positions = table
+    slots = codes.get_indexer(_codes(values)).astype(np.int64, copy=False)
+    positions = slots if first_positions is None else np.where(slots >= 0, first_positions[slots], -1)
+    if index.is_string:
+        _drop_false_matches(index, values, positions)
     return positions
+
+
+def _codes(values) -> np.ndarray:
+    """int64 code per value: the value itself, or the two 32-bit murmur3 hashes of a string's bytes."""
+    if not isinstance(values, tuple):
+        return np.ascontiguousarray(values, dtype=np.int64)
+    high, low = (murmur3_strings(values[0], values[1], seed).astype(np.uint64) for seed in _CODE_SEEDS)
+    return ((high << np.uint64(32)) | low).view(np.int64)
+
+
+def _code_table(index: KeyIndex):
+    """(pandas Index of distinct key codes, position of each code's first key or None when no code
+    repeats), or None when two distinct string keys share a code."""
+    if "codes" not in index._kept:
+        codes = _codes(string_buffers(index.keys) if index.is_string else index.keys.to_numpy(zero_copy_only=False))
+        repeated = pd.Index(codes).duplicated(keep="first")
+        table = None
+        if not (index.is_string and repeated.any() and _codes_collide(index.keys, codes, repeated)):
+            first = np.flatnonzero(~repeated)  # None below: every key is the first with its code
+            table = (pd.Index(codes[first]), first) if len(first) < len(codes) else (pd.Index(codes), None)
+        index._kept["codes"] = table
+    return index._kept["codes"]
+
+
+def _codes_collide(keys: pa.Array, codes: np.ndarray, repeated: np.ndarray) -> bool:
+    """Whether a repeated code belongs to a key that differs from the first key with that code."""
+    first_of_code = pd.Index(codes[~repeated]).get_indexer(codes[repeated])
+    first_positions = np.flatnonzero(~repeated)[first_of_code]
+    same = pc.equal(pc.take(keys, pa.array(np.flatnonzero(repeated))), pc.take(keys, pa.array(first_positions)))
+    return not bool(pc.all(same).as_py())
+
+
+def _drop_false_matches(index: KeyIndex, values, positions: np.ndarray) -> None:
+    """-1 where a value found a key by its code but its bytes differ from that key's."""
+    hit = np.flatnonzero(positions >= 0)
+    if len(hit) == 0:
+        return
+    same = pc.equal(pc.take(index.keys, pa.array(positions[hit])), pc.take(binary_array(*values), pa.array(hit)))
+    positions[hit[~same.to_numpy(zero_copy_only=False)]] = -1
+
+
+def _dict_lookup(index: KeyIndex, values) -> np.ndarray:
+    if "dict" not in index._kept:
+        keys = index.keys.to_pylist()  # built last to first, so a repeated key keeps its first position
+        index._kept["dict"] = {keys[position]: position for position in range(len(keys) - 1, -1, -1)}
+    positions = index._kept["dict"]
+    return np.array([positions.get(value, -1) for value in binary_array(*values).to_pylist()], dtype=np.int64)

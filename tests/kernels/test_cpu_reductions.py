@@ -73,8 +73,7 @@ def test_lookup_string_keys_exact_and_no_false_match():
 
 @pytest.mark.parametrize("lookups", [3, 100, 5000], ids=["few-values", "some-values", "many-values"])
 def test_lookup_matches_pandas_for_few_and_many_values(lookups):
-    # Against 1000 keys: a few strings go through a dict, some values through the kept binary search,
-    # many through Arrow's hash set. Every way is exact.
+    # Against 1000 keys: a few strings go through a dict, more through the kept table of codes.
     rng = np.random.default_rng(lookups)
     keys = rng.choice(np.arange(-5000, 5000, dtype=np.int64), size=1000, replace=False)
     keys[:2] = [np.iinfo(np.int64).min, np.iinfo(np.int64).max]
@@ -90,15 +89,28 @@ def test_lookup_matches_pandas_for_few_and_many_values(lookups):
     np.testing.assert_array_equal(got, words.get_indexer(asked))
 
 
-def test_lookup_of_few_strings_survives_hash_collisions(monkeypatch):
+def test_lookup_of_strings_never_matches_a_different_string_with_the_same_code(monkeypatch):
     import kernels.cpu.lookup as lookup
 
-    real = lookup.murmur3_strings
-    monkeypatch.setattr(lookup, "murmur3_strings", lambda offsets, data, seed: real(offsets, data, seed) % 3)
-    monkeypatch.setattr(lookup, "_DICT_MAX_KEYS", 0)  # the hash search, not the dict
-    words = [f"w{i}" for i in range(300)]
+    # Every key has its own code (its length), but values of the same length share it.
+    monkeypatch.setattr(lookup, "_codes", lambda values: np.diff(np.asarray(values[0], dtype=np.int64)))
+    monkeypatch.setattr(lookup, "_DICT_MAX_KEYS", 0)  # the code table, not the dict
+    words = ["", "a", "bb", "ccc", "dddd"]
+    asked = ["bb", "xx", "ccc", "zzz", "", "a", "eeeee"]
     index = cpu.build_key_index(string_buffers(pa.array(words)))
-    asked = ["w7", "nope", "w299", "w0", "", "w7x"]
+    got = cpu.lookup_keys(index, string_buffers(pa.array(asked, type=pa.large_string())))
+    np.testing.assert_array_equal(got, pd.Index(words).get_indexer(asked))
+
+
+def test_lookup_of_strings_stays_exact_when_distinct_keys_share_a_code(monkeypatch):
+    import kernels.cpu.lookup as lookup
+
+    real = lookup._codes
+    monkeypatch.setattr(lookup, "_codes", lambda values: real(values) % 3)
+    monkeypatch.setattr(lookup, "_DICT_MAX_KEYS", 0)
+    words = [f"w{i}" for i in range(300)]
+    asked = ["w7", "nope", "w299", "w0", "", "w7x"] * 30
+    index = cpu.build_key_index(string_buffers(pa.array(words)))
     got = cpu.lookup_keys(index, string_buffers(pa.array(asked, type=pa.large_string())))
     np.testing.assert_array_equal(got, pd.Index(words).get_indexer(asked))
 
