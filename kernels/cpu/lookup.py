@@ -9,6 +9,8 @@ O(values), never O(keys): a served row against a 1M-key vocabulary must not rebu
     which rebuilds its hash set per call but is exact.
   * a handful of strings against at most 64k keys (one served row): a dict of the keys, which
     skips the NumPy call overheads of hashing a few values.
+  * strings at least 3 per key (a large batch against a small vocabulary): Arrow's `index_in`,
+    whose per-call set build is then cheaper than hashing every value in NumPy.
 With repeated keys (the API promises distinct ones) the first position wins on every path.
 
 Example:
@@ -35,6 +37,9 @@ __all__ = ["KeyIndex", "build_key_index", "lookup_keys"]
 _DICT_MAX_VALUES = 64  # string lookups of at most this many values ...
 _DICT_MAX_KEYS = 1 << 16  # ... against at most this many keys go through a dict of the keys
 _CODE_SEEDS = (0, 0x9747B28C)  # the two murmur3 seeds of a string's 64-bit code
+# Hashing strings in NumPy costs about 3x what Arrow's index_in takes to build its set per key, so
+# from this many values per key index_in (set rebuilt, native probes) beats the kept code table.
+_STRINGS_PER_KEY_FOR_ARROW = 3
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,8 @@ def lookup_keys(index: KeyIndex, values) -> np.ndarray:
         raise TypeError(f"lookup_keys: {kinds[0]} keys cannot look up {kinds[1]} values")
     if index.is_string and len(values[0]) - 1 <= _DICT_MAX_VALUES and len(index.keys) <= _DICT_MAX_KEYS:
         return _dict_lookup(index, values)
-    table = _code_table(index)
+    many = index.is_string and len(values[0]) - 1 >= _STRINGS_PER_KEY_FOR_ARROW * len(index.keys)
+    table = None if many else _code_table(index)
     if table is None:
         found = pc.index_in(_as_arrow(values), value_set=index.keys)
         return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
