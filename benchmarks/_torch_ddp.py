@@ -1,4 +1,4 @@
-"""The data-parallel baseline without Ray: torch DistributedDataParallel over gloo in N forked processes.
+"""The plain torch training epoch, and the data-parallel baseline without Ray: torch DistributedDataParallel over gloo in N forked processes.
 
 Each process takes one intra-op thread (as a Ray Train worker with CPU 0.5 does), trains on its own
 contiguous slice of the same ready tensors the plain loop uses, and all-reduces gradients every step
@@ -22,7 +22,8 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _epoch(model, optimizer, tensors: dict, first_row: int, last_row: int, batch: int) -> float:
+def plain_epoch(model, optimizer, tensors: dict, first_row: int, last_row: int, batch: int) -> float:
+    """One epoch of the plain torch loop over rows [first_row, last_row) of ready tensors; samples/s."""
     loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()
     started = time.perf_counter()
@@ -60,7 +61,7 @@ def _worker(rank: int, world: int, port: int, build, tensors: dict, epochs: int,
         model, optimizer = build()  # the optimizer holds the same parameters DDP wraps
         model = torch.nn.parallel.DistributedDataParallel(model)
         rows = len(tensors["label"]) // world
-        rates = [_epoch(model, optimizer, tensors, rank * rows, (rank + 1) * rows, batch) for _ in range(epochs)]
+        rates = [plain_epoch(model, optimizer, tensors, rank * rows, (rank + 1) * rows, batch) for _ in range(epochs)]
         gradient_floats = sum(p.numel() for p in model.parameters())
         results.put((rank, rates, _all_reduce_ms(gradient_floats), gradient_floats))
     finally:

@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import write_result  # noqa: E402
-from benchmarks._torch_ddp import plain_ddp_loop  # noqa: E402
+from benchmarks._torch_ddp import plain_ddp_loop, plain_epoch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "jobs" / "configs" / "train_small.yaml"
@@ -137,19 +137,8 @@ def plain_loop(cfg, pipeline, tensors: dict, epochs: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     try:
         model, optimizer = build_training_model(cfg, pipeline)
-        loss_fn, batch, rows = torch.nn.BCEWithLogitsLoss(), cfg.optim.batch_size, len(tensors["label"])
-        rates = []
-        for _ in range(epochs):
-            started = time.perf_counter()
-            model.train()
-            for first in range(0, rows, batch):
-                logits = model(tensors["continuous"][first:first + batch], tensors["categorical"][first:first + batch])
-                loss = loss_fn(logits.float(), tensors["label"][first:first + batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                float(loss.detach())  # the loop logs its loss, as raylane's does
-            rates.append(rows / (time.perf_counter() - started))
+        rows = len(tensors["label"])
+        rates = [plain_epoch(model, optimizer, tensors, 0, rows, cfg.optim.batch_size) for _ in range(epochs)]
     finally:
         torch.set_num_threads(previous)
     return {"threads": threads, "samples_per_s_by_epoch": rates, "samples_per_s": rates[-1]}

@@ -31,7 +31,6 @@ from kernels.cpu.threads import parallel_map
 __all__ = ["Categorical", "ColumnFrame", "to_host"]
 
 
-
 @dataclass(frozen=True)
 class Categorical:
     """A categorical column as kernel arrays. `values` is int64[n] or an (offsets, data) pair."""

@@ -94,12 +94,14 @@ def _code_table(index: KeyIndex):
     repeats), or None when two distinct string keys share a code."""
     if "codes" not in index._kept:
         codes = _codes(string_buffers(index.keys) if index.is_string else index.keys.to_numpy(zero_copy_only=False))
-        repeated = pd.Index(codes).duplicated(keep="first")
-        table = None
-        if not (index.is_string and repeated.any() and _codes_collide(index.keys, codes, repeated)):
-            first = np.flatnonzero(~repeated)  # None below: every key is the first with its code
-            table = (pd.Index(codes[first]), first) if len(first) < len(codes) else (pd.Index(codes), None)
-        index._kept["codes"] = table
+        table = pd.Index(codes)
+        if table.is_unique:  # the common case; the hash table built here is the one lookups use
+            index._kept["codes"] = (table, None)
+        else:
+            repeated = table.duplicated(keep="first")
+            collide = index.is_string and _codes_collide(index.keys, codes, repeated)
+            first = np.flatnonzero(~repeated)
+            index._kept["codes"] = None if collide else (pd.Index(codes[first]), first)
     return index._kept["codes"]
 
 

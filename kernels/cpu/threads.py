@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Callable, Iterable, TypeVar
 
-__all__ = ["PARALLEL_MIN_ROWS", "parallel_map", "worker_count"]
+__all__ = ["parallel_map", "worker_count"]
 
-PARALLEL_MIN_ROWS = 1 << 16  # below this many rows per item, thread hand-offs cost more than they save
+_PARALLEL_MIN_ROWS = 1 << 16  # below this many rows per item, thread hand-offs cost more than they save
 _THREAD_PREFIX = "raylane-cpu"
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,9 +39,9 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 def parallel_map(fn: Callable[[T], R], items: Iterable[T], rows: int | None = None) -> list[R]:
     """[fn(item) for item in items], in order, spread over the pool when there is more than one item
-    and each item covers at least PARALLEL_MIN_ROWS `rows` (when given)."""
+    and each item covers at least _PARALLEL_MIN_ROWS `rows` (when given)."""
     items = list(items)
-    workers = min(worker_count(), len(items)) if rows is None or rows >= PARALLEL_MIN_ROWS else 1
+    workers = min(worker_count(), len(items)) if rows is None or rows >= _PARALLEL_MIN_ROWS else 1
     # A pool thread waiting on tasks queued behind it could deadlock the pool: nest sequentially.
     if workers <= 1 or threading.current_thread().name.startswith(_THREAD_PREFIX):
         return [fn(item) for item in items]
