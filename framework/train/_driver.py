@@ -122,6 +122,8 @@ def build_trainer(
     from ray.train import ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    from framework.train._ingest import RaylaneDataConfig
+
     schema = pipeline.output_schema
     scaling = scaling_config_kwargs(cfg.scaling, ray.cluster_resources().get("GPU", 0))
     workers = scaling["num_workers"]
@@ -146,6 +148,7 @@ def build_trainer(
         scaling_config=ScalingConfig(**scaling),
         run_config=_run_config(cfg, run_directory(cfg), callbacks),
         datasets=datasets or build_datasets(cfg, pipeline, pipeline_dir),
+        dataset_config=RaylaneDataConfig(),
     )
 
 

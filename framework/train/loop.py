@@ -86,8 +86,19 @@ def _maybe_fail(settings: LoopSettings, step: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside DistributedDataParallel, or the model itself."""
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
 def evaluate(model, batches: Iterable[dict], device: torch.device) -> dict:
-    """Exact metrics over every worker's validation shard."""
+    """Exact metrics over every worker's validation shard; shards may differ in size, or be empty.
+
+    Scoring goes through the module inside DDP: DDP's forward may run collectives (buffer
+    broadcasts), which would deadlock against a worker that has fewer batches and already waits in
+    the gather. The gather is then the only collective, called once by every worker.
+    """
+    model = unwrap(model)
     model.eval()
     rows = []
     with torch.no_grad():

@@ -43,7 +43,7 @@ FINGERPRINT_KEY = "raylane.fingerprint"
 INTERRUPTED_KEY = "raylane.interrupted"  # trial numbers a killed driver left RUNNING (retried since)
 RETRY_OF_KEY = "raylane.retry_of"
 DB_FILE = "study.db"
-_CREATE_ATTEMPTS = 5  # opening a brand-new database that another process is creating too
+_CREATE_ATTEMPTS = 8  # opening a brand-new database that another process is creating too
 
 
 def storage_url(cfg) -> str:
@@ -93,10 +93,18 @@ def rdb_storage(url: str):
 def _database_error(url: str, error: Exception) -> ArtifactError:
     where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
+    if "database is locked" in reason:
+        return ArtifactError(f"{where}: the sweep's Optuna study stayed locked by another process ({reason}); "
+                             "stop the other sweep or reader of it and run again")
     return ArtifactError(
         f"{where}: the sweep's Optuna study cannot be read ({reason}); the file is truncated or corrupted. "
         "Move it away to start the sweep afresh, or restore it from a backup"
     )
+
+
+def _is_transient(error: Exception) -> bool:
+    text = str(error)
+    return "already exists" in text or "database is locked" in text
 
 
 def open_study(cfg):
@@ -117,9 +125,12 @@ def open_study(cfg):
             break
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as error:
             # Another process (optuna-dashboard, a second sweep) created the same new database at the
-            # same moment ("table ... already exists", a duplicate schema version): its schema is
-            # there now, so opening again succeeds. Anything else is a damaged or unreachable store.
-            racing = isinstance(error, sqlalchemy.exc.IntegrityError) or "already exists" in str(error)
+            # same moment ("table ... already exists", a duplicate schema version), or held its write
+            # lock where SQLite answers at once instead of waiting ("database is locked": a read
+            # transaction that must upgrade to a write, or a change of journal mode): its schema is
+            # there now, or the lock is gone, so opening again succeeds. Anything else is a damaged
+            # or unreachable store.
+            racing = isinstance(error, sqlalchemy.exc.IntegrityError) or _is_transient(error)
             if not racing or attempt + 1 == _CREATE_ATTEMPTS:
                 raise _database_error(url, error) from None
             time.sleep(0.1 * (attempt + 1))
