@@ -20,6 +20,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from framework.train.batches import fixed_size_batches
 from framework.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from framework.train.evaluation import gather_predictions, validation_metrics
 
@@ -251,7 +252,7 @@ def run_loop(settings: LoopSettings, session) -> None:
             if every and state.step % every == 0:
                 _report(_placeholder_metrics(settings, state), model, optimizer, state, rank, session)
 
-        batches = train_shard.iter_torch_batches(batch_size=batch_size, dtypes=dtypes, drop_last=False)
+        batches = fixed_size_batches(train_shard, batch_size, dtypes)
         progress = train_epoch(model, optimizer, batches, state, settings, device, on_step)
         seconds = time.perf_counter() - started
         samples = _sum_across_workers(progress.samples)
