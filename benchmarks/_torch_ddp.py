@@ -1,4 +1,4 @@
-"""The plain torch training epoch, and the data-parallel baseline without Ray: torch DistributedDataParallel over gloo in N forked processes.
+"""The plain torch training epoch, and the data-parallel baseline without Ray: torch DistributedDataParallel over gloo in N spawned processes.
 
 Each process takes one intra-op thread (as a Ray Train worker with CPU 0.5 does), trains on its own
 contiguous slice of the same ready tensors the plain loop uses, and all-reduces gradients every step
@@ -8,7 +8,6 @@ Ray Train adds from what data parallelism itself costs on the machine.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import socket
 import time
@@ -69,10 +68,14 @@ def _worker(rank: int, world: int, port: int, build, tensors: dict, epochs: int,
 
 
 def plain_ddp_loop(build, tensors: dict, epochs: int, batch: int, workers: int = 2) -> dict:
-    """Samples/s of torch DDP over gloo in `workers` forked processes; `build()` returns (model, optimizer).
+    """Samples/s of torch DDP over gloo in `workers` spawned processes; `build()` returns (model, optimizer)
+    and must be picklable (a module-level function or a partial of one).
 
-    Call before Ray starts in this process: forking a process that runs Ray is unsafe."""
-    context = multiprocessing.get_context("fork")
+    Spawned, not forked: a child forked from a process whose OpenMP pool has run (the plain loops)
+    can hang for good; the tensors reach the children through shared memory."""
+    import torch.multiprocessing
+
+    context = torch.multiprocessing.get_context("spawn")
     results, port = context.Queue(), _free_port()
     processes = [context.Process(target=_worker, args=(rank, workers, port, build, tensors, epochs, batch, results))
                  for rank in range(workers)]

@@ -7,10 +7,10 @@ One run, same machine, same synthetic rows, same model, batch size and optimizer
   raylane    run_training with scaling.num_workers 1, then 2 (resources_per_worker {CPU: 0.5}): Ray Data
              reads Parquet and transforms each batch while Ray Train trains, so its samples/s include
              the data path
-  plain DDP  torch DistributedDataParallel over gloo in 2 forked processes (1 thread each) on slices of the
+  plain DDP  torch DistributedDataParallel over gloo in 2 spawned processes (1 thread each) on slices of the
              plain loop's tensors: data parallelism without Ray, so raylane's 2-worker rate against it is
              Ray Train's own overhead
-  data path  the same Ray Data read + transform + iter_torch_batches, with no model
+  data path  the same Ray Data read + transform + batching (fixed_size_batches), with no model
 Every rate is steady state: the last epoch (or pass); the first is the warm-up and is reported apart.
 With a GPU (torch.cuda.is_available()) the model's training step is also timed there with torch alone,
 on tensors already on the device, and set against the data path.
@@ -22,6 +22,7 @@ Writes benchmarks/results/train.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import re
@@ -122,13 +123,23 @@ def prepare_tensors(cfg, pipeline_dir: Path) -> tuple[dict, object, dict]:
     return tensors, pipeline, {"read_s": read_s, "fit_s": fit_s, "transform_s": transform_s}
 
 
-def build_training_model(cfg, pipeline, device: str = "cpu"):
+def model_recipe(cfg, pipeline) -> dict:
+    """What building the model and optimizer needs, as plain values (it crosses to spawned processes)."""
+    schema = pipeline.output_schema
+    return {"model": cfg.model, "num_continuous": len(schema.continuous), "cardinalities": list(schema.categorical.values()),
+            "seed": cfg.run.seed, "lr": cfg.optim.lr, "weight_decay": cfg.optim.weight_decay}
+
+
+def model_from_recipe(recipe: dict, device: str = "cpu"):
     from framework.models import build_model, validate_model_config
 
-    schema = pipeline.output_schema
-    model = build_model(validate_model_config(cfg.model), len(schema.continuous), list(schema.categorical.values()), seed=cfg.run.seed)
+    model = build_model(validate_model_config(recipe["model"]), recipe["num_continuous"], recipe["cardinalities"], seed=recipe["seed"])
     model = model.to(device)
-    return model, torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    return model, torch.optim.Adam(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
+
+
+def build_training_model(cfg, pipeline, device: str = "cpu"):
+    return model_from_recipe(model_recipe(cfg, pipeline), device)
 
 
 def plain_loop(cfg, pipeline, tensors: dict, epochs: int, threads: int) -> dict:
@@ -159,14 +170,15 @@ def raylane_run(cfg) -> dict:
 
 
 def data_path_alone(cfg, pipeline, pipeline_dir: Path, passes: int) -> dict:
-    """Ray Data read + transform + iter_torch_batches of the training set, no model."""
+    """Ray Data read + transform + the training loop's batching of the training set, no model."""
+    from framework.train.batches import fixed_size_batches
     from framework.train.data import build_dataset
 
     dataset = build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, input_columns(cfg, pipeline))
     rates = []
     for _ in range(passes):
         started, rows = time.perf_counter(), 0
-        for batch in dataset.iter_torch_batches(batch_size=cfg.optim.batch_size, dtypes=BATCH_DTYPES, drop_last=False):
+        for batch in fixed_size_batches(dataset, cfg.optim.batch_size, BATCH_DTYPES):
             rows += int(batch["label"].shape[0])
         rates.append(rows / (time.perf_counter() - started))
     return {"passes": passes, "samples_per_s_by_pass": rates, "samples_per_s": rates[-1]}
@@ -280,7 +292,7 @@ NOTES = [
     "raylane.* runs use data.cache auto, which here transforms the data once into the object store before the "
     "first epoch; raylane_2_workers_streamed is the same 2-worker run with data.cache false (Parquet "
     "read and transformed again every epoch, the path for data larger than the object store).",
-    "plain_ddp is torch DDP over gloo without Ray (2 forked processes, 1 thread each, contiguous halves of the "
+    "plain_ddp is torch DDP over gloo without Ray (2 spawned processes, 1 thread each, contiguous halves of the "
     "plain loop's tensors, the same per-worker batch): ratio_2_workers_vs_plain_ddp is what Ray Train and the "
     "Ray Data feed add on top of data parallelism itself, plain_ddp_per_worker_vs_plain_1_thread what data "
     "parallelism itself costs here (a synchronous gradient all-reduce every step; all_reduce_ms times one).",
@@ -305,8 +317,8 @@ def main() -> int:
         tensors, pipeline, prepare = prepare_tensors(cfgs[1], work / "pipeline")
         plain = plain_loop(cfgs[1], pipeline, tensors, args.epochs, torch.get_num_threads())
         plain_one_thread = plain_loop(cfgs[1], pipeline, tensors, args.epochs, 1)
-        plain_ddp = plain_ddp_loop(lambda: build_training_model(cfgs[2], pipeline), tensors, args.epochs,
-                                   cfgs[2].optim.batch_size)  # before Ray starts: it forks
+        plain_ddp = plain_ddp_loop(functools.partial(model_from_recipe, model_recipe(cfgs[2], pipeline)), tensors,
+                                   args.epochs, cfgs[2].optim.batch_size)
         gpu = gpu_step(cfgs[1], pipeline, tensors)
         from framework.ray_session import ensure_ray
 
