@@ -33,7 +33,7 @@ def cut_batches(blocks: Iterable[dict[str, torch.Tensor]], batch_size: int) -> I
             pending_rows, start = pending_rows + take, take
             if pending_rows < batch_size:
                 continue
-            yield {name: torch.cat([piece[name] for piece in pending]) for name in block}
+            yield _joined(pending)
             pending, pending_rows = [], 0
         while rows - start >= batch_size:
             yield {name: column[start:start + batch_size] for name, column in block.items()}
@@ -41,10 +41,16 @@ def cut_batches(blocks: Iterable[dict[str, torch.Tensor]], batch_size: int) -> I
         if start < rows:
             pending, pending_rows = [{name: column[start:] for name, column in block.items()}], rows - start
     if pending_rows:
-        names = pending[0].keys()
-        yield {name: torch.cat([piece[name] for piece in pending]) for name in names} if len(pending) > 1 else pending[0]
+        yield _joined(pending)
+
+
+def _joined(pieces: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One batch from consecutive pieces (a lone piece as it is, without a copy)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    return {name: torch.cat([piece[name] for piece in pieces]) for name in pieces[0]}
 
 
 def fixed_size_batches(shard, batch_size: int, dtypes: dict) -> Iterator[dict[str, torch.Tensor]]:
-    """A Ray DataIterator's rows as torch batches of `batch_size`, converted one block at a time."""
+    """A Ray Dataset's or DataIterator's rows as torch batches of `batch_size`, converted one block at a time."""
     return cut_batches(shard.iter_torch_batches(batch_size=None, dtypes=dtypes), batch_size)

@@ -256,7 +256,7 @@ def run_loop(settings: LoopSettings, session) -> None:
         progress = train_epoch(model, optimizer, batches, state, settings, device, on_step)
         seconds = time.perf_counter() - started
         samples = _sum_across_workers(progress.samples)
-        metrics = evaluate(model, valid_shard.iter_torch_batches(batch_size=batch_size * 4), device)
+        metrics = evaluate(model, fixed_size_batches(valid_shard, batch_size * 4, dtypes), device)
         state.epoch, state.batch_in_epoch = epoch_index, 0
         metrics.update(
             epoch=epoch_index + 1,
