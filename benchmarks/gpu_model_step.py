@@ -1,0 +1,81 @@
+"""The DLRM training step on a GPU with torch alone: what the input pipeline must feed (goal: 2x this).
+
+For GPU machines without Ray (the device image has torch and CuPy only). The model is
+jobs/configs/train_small.yaml's DLRM (embedding 16, bottom MLP [64, 16], top MLP [64, 32]) over 13
+continuous and 26 categorical columns of 900 categories each, trained with Adam under bf16 autocast
+as raylane's loop does on CUDA, on synthetic tensors already on the device. Per batch size: 20
+warm-up steps, then 200 timed steps between CUDA synchronizations.
+
+    python benchmarks/gpu_model_step.py
+Writes benchmarks/results/gpu_model_step-<device>.json. Without a GPU it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODEL = {"name": "dlrm", "embedding_dim": 16, "bottom_mlp": [64, 16], "top_mlp": [64, 32]}
+CONTINUOUS, CATEGORICAL, CATEGORIES = 13, 26, 900
+BATCH_SIZES = (1024, 8192, 65536)
+WARMUP_STEPS, TIMED_STEPS, DISTINCT_BATCHES = 20, 200, 16
+
+
+def step_samples_per_s(batch: int) -> float:
+    from framework.models import build_model, validate_model_config
+
+    model = build_model(validate_model_config(MODEL), CONTINUOUS, [CATEGORIES] * CATEGORICAL, seed=0).cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    rows = batch * DISTINCT_BATCHES
+    continuous = torch.randn(rows, CONTINUOUS, device="cuda")
+    categorical = torch.randint(0, CATEGORIES, (rows, CATEGORICAL), device="cuda")
+    label = torch.randint(0, 2, (rows,), device="cuda").float()
+
+    def step(index: int) -> None:
+        first = (index % DISTINCT_BATCHES) * batch
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            logits = model(continuous[first:first + batch], categorical[first:first + batch])
+        loss = loss_fn(logits.float(), label[first:first + batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for index in range(WARMUP_STEPS):
+        step(index)
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for index in range(TIMED_STEPS):
+        step(index)
+    torch.cuda.synchronize()
+    return TIMED_STEPS * batch / (time.perf_counter() - started)
+
+
+def main() -> int:
+    if not torch.cuda.is_available():
+        print("gpu_model_step: no CUDA device here; nothing to measure")
+        return 0
+    name = torch.cuda.get_device_name(0)
+    report = {"device": name, "torch": torch.__version__, "model": MODEL,
+              "inputs": f"{CONTINUOUS} continuous, {CATEGORICAL} categorical x {CATEGORIES} categories",
+              "warmup_steps": WARMUP_STEPS, "timed_steps": TIMED_STEPS}
+    for batch in BATCH_SIZES:
+        report[f"batch_{batch}_samples_per_s"] = rate = step_samples_per_s(batch)
+        print(f"batch {batch:6d}: {rate:,.0f} samples/s", flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"gpu_model_step-{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-').lower()}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
