@@ -41,7 +41,7 @@ class SteadyLoad:
             time.sleep(0.05)
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(timeout=30, headers=self.headers) as client:
+        async with httpx.AsyncClient(timeout=60, headers=self.headers) as client:
             await asyncio.gather(*(self._client(client, i) for i in range(self.concurrency)))
 
     async def _client(self, client, index: int) -> None:

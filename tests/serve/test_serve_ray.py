@@ -180,7 +180,9 @@ def test_a_killed_replica_costs_under_one_percent_and_comes_back(served, scorer,
     assert _running_replicas(serve) == 2
     ok = load.statuses[200]
     assert load.total >= 450 and ok / load.total >= 0.99, dict(load.statuses)
-    assert set(load.statuses) <= {200, 500, 502, 503}, dict(load.statuses)
+    # A request caught on the replica as it dies fails fast (500/502/503) or, when Serve's proxy never hears back,
+    # runs into server.request_timeout_s (408). Either way it is an answer, not a hang or a reset connection.
+    assert set(load.statuses) <= {200, 408, 500, 502, 503}, dict(load.statuses)
 
 
 def test_a_new_bundle_is_picked_up_without_failed_requests(served, serve_data, scorer, raw_rows, tmp_path):
