@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pyarrow as pa
 
 from framework.errors import ConfigError, DataError, RaylaneError
 from framework.features._arrow_arrays import is_string_type
 from framework.features._base import FeatureOp
+from framework.features._columns import to_host
 from framework.features._fitting import FrameSettings, columns_to_fit, fit_ops, fit_ops_on_ray, run_transforms
 from framework.features._outputs import OutputSchema, assemble_arrays, assemble_table, output_schema, to_tensors
 from framework.features._plan import check_names, raw_inputs
@@ -172,8 +172,9 @@ class FeaturePipeline:
         plus each numeric passthrough column by name. `passthrough=False` is for scoring: only the
         model inputs, so the label and other passthrough columns need not be present."""
         self._check_input(table, out_of_fold, passthrough)
-        written, _ = self._written(table, out_of_fold)
-        return assemble_arrays(table, written, self._schema_for(passthrough), np)
+        written, xp = self._written(table, out_of_fold)
+        arrays = assemble_arrays(table, written, self._schema_for(passthrough), xp)  # stacked on the device
+        return {name: to_host(array) for name, array in arrays.items()}  # one copy per output array
 
     def transform_to_tensors(self, table: pa.Table, out_of_fold: bool = False, passthrough: bool = True) -> dict:
         """Like transform_to_arrays, as torch tensors. On the GPU they are CUDA tensors, handed from
