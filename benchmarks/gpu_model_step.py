@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._gpu_step import training_step_samples_per_s  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODEL = {"name": "dlrm", "embedding_dim": 16, "bottom_mlp": [64, 16], "top_mlp": [64, 32]}
@@ -34,29 +35,11 @@ def step_samples_per_s(batch: int) -> float:
 
     model = build_model(validate_model_config(MODEL), CONTINUOUS, [CATEGORIES] * CATEGORICAL, seed=0).cuda()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     rows = batch * DISTINCT_BATCHES
-    continuous = torch.randn(rows, CONTINUOUS, device="cuda")
-    categorical = torch.randint(0, CATEGORIES, (rows, CATEGORICAL), device="cuda")
-    label = torch.randint(0, 2, (rows,), device="cuda").float()
-
-    def step(index: int) -> None:
-        first = (index % DISTINCT_BATCHES) * batch
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            logits = model(continuous[first:first + batch], categorical[first:first + batch])
-        loss = loss_fn(logits.float(), label[first:first + batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    for index in range(WARMUP_STEPS):
-        step(index)
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    for index in range(TIMED_STEPS):
-        step(index)
-    torch.cuda.synchronize()
-    return TIMED_STEPS * batch / (time.perf_counter() - started)
+    tensors = {"continuous": torch.randn(rows, CONTINUOUS, device="cuda"),
+               "categorical": torch.randint(0, CATEGORIES, (rows, CATEGORICAL), device="cuda"),
+               "label": torch.randint(0, 2, (rows,), device="cuda").float()}
+    return training_step_samples_per_s(model, optimizer, tensors, batch, WARMUP_STEPS, TIMED_STEPS)
 
 
 def main() -> int:

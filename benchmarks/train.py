@@ -36,6 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._gpu_step import training_step_samples_per_s  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 from benchmarks._torch_ddp import plain_ddp_loop, plain_epoch  # noqa: E402
 
@@ -189,28 +190,10 @@ def gpu_step(cfg, pipeline, tensors: dict, warmup_steps: int = 20, steps: int = 
     if not torch.cuda.is_available():
         return None
     model, optimizer = build_training_model(cfg, pipeline, "cuda")
-    loss_fn, batch = torch.nn.BCEWithLogitsLoss(), cfg.optim.batch_size
+    batch = cfg.optim.batch_size
     on_device = {name: value[: batch * 64].cuda() for name, value in tensors.items()}
-    rows = len(on_device["label"])
-
-    def step(index: int) -> None:
-        first = (index * batch) % rows
-        with torch.autocast("cuda", dtype=torch.bfloat16):  # as raylane's loop does on CUDA
-            logits = model(on_device["continuous"][first:first + batch], on_device["categorical"][first:first + batch])
-        loss = loss_fn(logits.float(), on_device["label"][first:first + batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    for index in range(warmup_steps):
-        step(index)
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    for index in range(steps):
-        step(index)
-    torch.cuda.synchronize()
-    return {"device": torch.cuda.get_device_name(0), "warmup_steps": warmup_steps, "steps": steps,
-            "samples_per_s": steps * batch / (time.perf_counter() - started)}
+    rate = training_step_samples_per_s(model, optimizer, on_device, batch, warmup_steps, steps)
+    return {"device": torch.cuda.get_device_name(0), "warmup_steps": warmup_steps, "steps": steps, "samples_per_s": rate}
 
 
 def summarise(plain: dict, plain_one_thread: dict, plain_ddp: dict, runs: dict, data_path: dict, gpu: dict | None) -> dict:

@@ -10,7 +10,7 @@ from framework.errors import RaylaneError
 from framework.lineage import collect_lineage, config_hash
 from framework.ray_session import ensure_ray
 from framework.train.config import TrainConfig
-from framework.train.data import DATA_TASK_CPUS, build_dataset, cache_in_object_store
+from framework.train.data import DATA_TASK_CPUS, build_dataset, cache_in_object_store, raw_row_bytes, transform_in_workers
 from framework.train.loop import LoopSettings, train_loop_per_worker
 from framework.train.trainer import TrainResult, _torch_config, run_directory, scaling_config_kwargs
 
@@ -126,6 +126,7 @@ def build_trainer(
 
     schema = pipeline.output_schema
     scaling = scaling_config_kwargs(cfg.scaling, ray.cluster_resources().get("GPU", 0))
+    in_workers = transforms_in_workers(cfg)
     workers = scaling["num_workers"]
     max_workers = max(workers[1] if isinstance(workers, tuple) else workers, 1)
     settings = LoopSettings(
@@ -140,6 +141,7 @@ def build_trainer(
         mode=cfg.run.checkpoint.mode,
         fault_injection=fault_injection,
         checkpoint_every_epoch=checkpoint_every_epoch,
+        worker_transform={"pipeline_dir": str(pipeline_dir), "label": cfg.label} if in_workers else None,
     )
     return TorchTrainer(
         loop,
@@ -152,12 +154,25 @@ def build_trainer(
     )
 
 
+def transforms_in_workers(cfg: TrainConfig) -> bool:
+    """Whether this run's training workers transform their own data (`data.transform`)."""
+    import ray
+
+    scaling = scaling_config_kwargs(cfg.scaling, ray.cluster_resources().get("GPU", 0))
+    return transform_in_workers(cfg.data.transform, scaling["use_gpu"])
+
+
+def _input_columns(cfg: TrainConfig, pipeline) -> list[str]:
+    return pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
+
+
 def build_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path) -> dict:
-    """The lazily transformed train (out-of-fold encodings) and valid Ray Datasets of a run."""
-    inputs = pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
+    """The train (out-of-fold encodings) and valid Ray Datasets of a run: lazily transformed, or the
+    raw columns when the workers transform them (`data.transform`)."""
+    inputs, in_workers = _input_columns(cfg, pipeline), transforms_in_workers(cfg)
     return {
-        "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs),
-        "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs),
+        "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs, in_workers),
+        "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs, in_workers),
     }
 
 
@@ -166,7 +181,7 @@ def materialized(datasets: dict, log=None) -> dict:
     shared = {name: dataset.materialize() for name, dataset in datasets.items()}
     if log:
         sizes = ", ".join(f"{name} {dataset.size_bytes() / 2**20:.1f} MiB" for name, dataset in shared.items())
-        log(f"transformed data cached in the object store ({sizes})")
+        log(f"training data cached in the object store ({sizes})")
     return shared
 
 
@@ -176,7 +191,10 @@ def cached_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path, rows: int, l
 
     store = ray.cluster_resources().get("object_store_memory", 0)
     nodes = sum(1 for node in ray.nodes() if node["Alive"])
-    if not cache_in_object_store(cfg.data.cache, rows, pipeline.output_schema, store, nodes):
+    row_bytes = None
+    if transforms_in_workers(cfg):  # raw columns are cached, not model arrays
+        row_bytes = raw_row_bytes(cfg.data.train, _input_columns(cfg, pipeline) + [cfg.label])
+    if not cache_in_object_store(cfg.data.cache, rows, pipeline.output_schema, store, nodes, row_bytes):
         return None
     return materialized(build_datasets(cfg, pipeline, pipeline_dir), log)
 

@@ -1,6 +1,7 @@
 """How the train and valid datasets reach the workers: `RaylaneDataConfig`, a Ray Train DataConfig.
 
-- train, materialized (data.cache): split once into equal row ranges, one plain iterator per worker.
+- train, materialized (data.cache): split once into equal contiguous row ranges (the last
+  rows % workers rows dropped), one plain iterator per worker.
   Ray's default `streaming_split` routes every batch of every epoch through a coordinator actor,
   which competes with the workers for CPU; blocks already in the object store need none of that.
 - train, streamed: Ray's `streaming_split(equal=True)` (locality hints on several nodes).
@@ -53,6 +54,10 @@ class RaylaneDataConfig(DataConfig):
     def _split_materialized(dataset, world_size: int, exact: bool) -> list:
         if world_size == 1:
             return [dataset]
+        rows = dataset.count()
         if exact:
-            return dataset.split_at_indices(row_ranges(dataset.count(), world_size))
-        return dataset.split(world_size, equal=True)
+            return dataset.split_at_indices(row_ranges(rows, world_size))
+        # Equal contiguous row ranges, the last rows % world_size rows dropped. Unlike split(equal=True), which
+        # deals out whole blocks, the shards do not depend on how Ray Data cut the blocks.
+        per_worker = rows // world_size
+        return dataset.split_at_indices([per_worker * rank for rank in range(1, world_size + 1)])[:world_size]

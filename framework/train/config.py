@@ -46,6 +46,12 @@ class DataSection(StrictModel):
         "(no Parquet read or transform per epoch); auto: on a one-node cluster, when they take at most a quarter "
         "of the object store (on several nodes a lost node would take cached blocks with it)",
     )
+    transform: Literal["auto", "tasks", "workers"] = Field(
+        "auto",
+        description="where the feature transform runs: tasks = Ray Data tasks (CPU kernels: Ray hides GPUs from "
+        "tasks that hold none); workers = each training worker on its own device (GPU kernels on GPU workers); "
+        "auto: workers when the training workers have GPUs, else tasks",
+    )
 
 
 class OptimSection(StrictModel):

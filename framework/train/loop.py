@@ -20,13 +20,14 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from framework.train.batches import fixed_size_batches
+from framework.train.batches import cut_batches, fixed_size_batches
 from framework.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from framework.train.evaluation import gather_predictions, validation_metrics
 
 __all__ = ["LoopSettings", "RayTrainSession", "run_loop", "train_loop_per_worker", "make_optimizer", "lr_factor"]
 
 PROGRESS_EVERY_STEPS = 50
+BATCH_DTYPES = {"continuous": torch.float32, "categorical": torch.int64, "label": torch.float32, "p_true": torch.float64}
 
 
 @dataclass
@@ -44,6 +45,7 @@ class LoopSettings:
     mode: str = "max"
     fault_injection: dict | None = field(default=None)  # tests: {"step": N, "marker": path}
     checkpoint_every_epoch: bool = True  # sweep trials that never resume skip the per-epoch save
+    worker_transform: dict | None = None  # {"pipeline_dir", "label"}: shards hold raw columns (data.transform)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -218,6 +220,23 @@ def _placeholder_metrics(settings: LoopSettings, state: TrainingState) -> dict:
     return {settings.metric: worst, **state.metrics, "epoch": state.epoch + 1, "step": state.step, "partial_epoch": True}
 
 
+def _batch_source(settings: LoopSettings, device):
+    """`batches_of(shard, batch_size, training)`: the shard's batches, transformed on `device` when the
+    shards hold raw columns (`worker_transform`), else as the Ray Data tasks transformed them."""
+    if settings.worker_transform is None:
+        return lambda shard, batch_size, training: fixed_size_batches(shard, batch_size, BATCH_DTYPES)
+    from framework.features import FeaturePipeline
+    from framework.train.data import model_tensors
+
+    pipeline, label = FeaturePipeline.load(settings.worker_transform["pipeline_dir"]), settings.worker_transform["label"]
+
+    def batches_of(shard, batch_size: int, training: bool):
+        blocks = shard.iter_batches(batch_size=None, batch_format="pyarrow")
+        return cut_batches((model_tensors(pipeline, table, label, training, device) for table in blocks), batch_size)
+
+    return batches_of
+
+
 def train_loop_per_worker(config: dict) -> None:
     """Ray Train entry point: build, resume, train, validate and checkpoint every epoch."""
     run_loop(LoopSettings(**config), RayTrainSession())
@@ -238,7 +257,7 @@ def run_loop(settings: LoopSettings, session) -> None:
     batch_size, epochs = settings.optim["batch_size"], settings.optim["epochs"]
     train_shard = session.shard("train")
     valid_shard = session.shard("valid")
-    dtypes = {"continuous": torch.float32, "categorical": torch.int64, "label": torch.float32, "p_true": torch.float64}
+    batches_of = _batch_source(settings, device)
 
     for epoch_index in range(state.epoch + 1, epochs):
         started = time.perf_counter()
@@ -252,11 +271,11 @@ def run_loop(settings: LoopSettings, session) -> None:
             if every and state.step % every == 0:
                 _report(_placeholder_metrics(settings, state), model, optimizer, state, rank, session)
 
-        batches = fixed_size_batches(train_shard, batch_size, dtypes)
+        batches = batches_of(train_shard, batch_size, True)
         progress = train_epoch(model, optimizer, batches, state, settings, device, on_step)
         seconds = time.perf_counter() - started
         samples = _sum_across_workers(progress.samples)
-        metrics = evaluate(model, fixed_size_batches(valid_shard, batch_size * 4, dtypes), device)
+        metrics = evaluate(model, batches_of(valid_shard, batch_size * 4, False), device)
         state.epoch, state.batch_in_epoch = epoch_index, 0
         metrics.update(
             epoch=epoch_index + 1,

@@ -110,9 +110,9 @@ def test_transform_to_tensors_follows_output_schema(table):
     result = pipeline.transform(table)
     assert tensors["continuous"].dtype == torch.float32 and tensors["continuous"].shape == (table.num_rows, 3)
     assert tensors["categorical"].dtype == torch.int64 and tensors["categorical"].shape == (table.num_rows, 4)
-    np.testing.assert_array_equal(tensors["categorical"][:, 1].numpy(), result.column("s").to_numpy())
-    np.testing.assert_array_equal(tensors["continuous"][:, 2].numpy(), result.column("s_te").to_numpy())
-    assert torch.equal(tensors["label"], torch.from_numpy(table.column("label").to_numpy().copy()))
+    np.testing.assert_array_equal(tensors["categorical"][:, 1].cpu().numpy(), result.column("s").to_numpy())  # CUDA on a GPU
+    np.testing.assert_array_equal(tensors["continuous"][:, 2].cpu().numpy(), result.column("s_te").to_numpy())
+    assert torch.equal(tensors["label"].cpu(), torch.from_numpy(table.column("label").to_numpy().copy()))
 
 
 def test_indicator_sees_missing_at_its_position_in_the_chain():

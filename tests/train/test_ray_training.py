@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -112,3 +113,20 @@ def test_a_killed_driver_resumes_when_rerun(ray_cluster, data_overrides, tmp_pat
     metrics = json.loads((tmp_path / "killed-driver" / "bundle" / "metrics.json").read_text())
     assert metrics["resumes"] >= 1 and metrics["resumed_from_step"] > 0
     assert metrics["epoch"] == EPOCHS
+
+
+def test_transforming_in_the_workers_trains_the_same_model(ray_cluster, data_overrides, tmp_path):
+    """data.transform: workers (each worker transforms its raw shard itself, as GPU workers do by
+    default) trains the same weights as the Ray Data tasks' transform: the same batches in the same order."""
+    from safetensors.torch import load_file
+
+    runs = {
+        where: run_training(_config(data_overrides, tmp_path, f"transform-{where}", f"data.transform={where}", "optim.epochs=1"))
+        for where in ("tasks", "workers")
+    }
+    weights = {where: load_file(Path(run.bundle) / "model.safetensors") for where, run in runs.items()}
+    assert weights["workers"].keys() == weights["tasks"].keys()
+    for name, expected in weights["tasks"].items():
+        assert torch.equal(weights["workers"][name], expected), name
+    assert runs["workers"].metrics["auc"] == runs["tasks"].metrics["auc"]
+    assert runs["workers"].metrics["valid_rows"] == runs["tasks"].metrics["valid_rows"] == 60_000

@@ -156,3 +156,35 @@ def test_data_cache_auto_caches_what_fits_a_quarter_of_the_object_store():
     assert cache_in_object_store(False, 1, schema, store) is False
     _, cfg = load_config(SMALL, ["data.cache=false"])
     assert cfg.data.cache is False and load_config(SMALL)[1].data.cache == "auto"
+
+
+def test_data_transform_auto_runs_in_the_workers_only_when_they_have_gpus():
+    from framework.train.data import transform_in_workers
+
+    assert transform_in_workers("auto", workers_use_gpu=True) is True
+    assert transform_in_workers("auto", workers_use_gpu=False) is False
+    assert transform_in_workers("workers", workers_use_gpu=False) is True
+    assert transform_in_workers("tasks", workers_use_gpu=True) is False
+    with pytest.raises(ConfigError, match="data.transform"):
+        load_config(SMALL, ["data.transform=gpu"])
+
+
+@pytest.mark.parametrize("out_of_fold", [False, True])
+def test_model_tensors_equal_model_arrays(tmp_path, out_of_fold):
+    """What a worker transforms for itself equals what a Ray Data task hands it."""
+    from framework.data import read_table
+    from framework.data.generate import GenerateRequest, write_synthetic_dataset
+    from framework.features import FeaturePipeline
+    from framework.train.data import model_arrays, model_tensors
+
+    write_synthetic_dataset(tmp_path / "d", GenerateRequest(rows=3000, seed=4, files_per_day=1))
+    table = read_table(tmp_path / "d")
+    _, cfg = load_config(SMALL, [f"data.train={tmp_path / 'd'}"])
+    pipeline = FeaturePipeline.from_yaml_dict(cfg.features.model_dump(mode="json")).fit(table)
+    arrays = model_arrays(pipeline, table, "label", out_of_fold)
+    tensors = model_tensors(pipeline, table, "label", out_of_fold, torch.device("cpu"))
+    assert set(tensors) == set(arrays) == {"continuous", "categorical", "label", "p_true"}
+    for name, expected in arrays.items():
+        assert tensors[name].dtype == torch.from_numpy(expected).dtype, name
+        np.testing.assert_array_equal(tensors[name].numpy(), expected, err_msg=name)
+    assert np.isfinite(arrays["continuous"]).all()
