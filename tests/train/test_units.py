@@ -169,9 +169,14 @@ def test_data_transform_auto_runs_in_the_workers_only_when_they_have_gpus():
         load_config(SMALL, ["data.transform=gpu"])
 
 
+ON_A_GPU = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")])
+
+
+@pytest.mark.parametrize("device", ["cpu", ON_A_GPU])
 @pytest.mark.parametrize("out_of_fold", [False, True])
-def test_model_tensors_equal_model_arrays(tmp_path, out_of_fold):
-    """What a worker transforms for itself equals what a Ray Data task hands it."""
+def test_model_tensors_equal_model_arrays(tmp_path, monkeypatch, out_of_fold, device):
+    """What a worker transforms for itself (on a GPU: with the GPU kernels, kept on the device) equals
+    what a Ray Data task hands it."""
     from framework.data import read_table
     from framework.data.generate import GenerateRequest, write_synthetic_dataset
     from framework.features import FeaturePipeline
@@ -181,10 +186,15 @@ def test_model_tensors_equal_model_arrays(tmp_path, out_of_fold):
     table = read_table(tmp_path / "d")
     _, cfg = load_config(SMALL, [f"data.train={tmp_path / 'd'}"])
     pipeline = FeaturePipeline.from_yaml_dict(cfg.features.model_dump(mode="json")).fit(table)
+    monkeypatch.setenv("RAYLANE_DEVICE", "cpu")
     arrays = model_arrays(pipeline, table, "label", out_of_fold)
-    tensors = model_tensors(pipeline, table, "label", out_of_fold, torch.device("cpu"))
+    monkeypatch.setenv("RAYLANE_DEVICE", "gpu" if device == "cuda" else "cpu")
+    tensors = model_tensors(pipeline, table, "label", out_of_fold, torch.device(device))
     assert set(tensors) == set(arrays) == {"continuous", "categorical", "label", "p_true"}
     for name, expected in arrays.items():
-        assert tensors[name].dtype == torch.from_numpy(expected).dtype, name
-        np.testing.assert_array_equal(tensors[name].numpy(), expected, err_msg=name)
+        assert tensors[name].device.type == device and tensors[name].dtype == torch.from_numpy(expected).dtype, name
+        if name == "continuous" and device == "cuda":  # GPU float kernels: within FEATURES.md's 1e-6 relative on the GPU
+            np.testing.assert_allclose(tensors[name].cpu().numpy(), expected, rtol=1e-6, atol=1e-7, err_msg=name)
+        else:
+            np.testing.assert_array_equal(tensors[name].cpu().numpy(), expected, err_msg=name)
     assert np.isfinite(arrays["continuous"]).all()
