@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,3 +40,8 @@ def write_result(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": describe_machine(), **payload}, indent=2) + "\n")
     return path
+
+
+def write_device_result(name: str, device: str, payload: dict) -> Path:
+    """`write_result` for a measurement tied to an accelerator: results/<name>-<device, as a slug>.json."""
+    return write_result(f"{name}-{re.sub(r'[^A-Za-z0-9]+', '-', device).strip('-').lower()}", payload)

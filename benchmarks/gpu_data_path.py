@@ -26,11 +26,9 @@ small data to check itself and writes nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -43,7 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._gpu_step import training_step_samples_per_s  # noqa: E402
-from benchmarks._machine import RESULTS, describe_machine  # noqa: E402
+from benchmarks._machine import write_device_result  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "jobs" / "configs" / "train_small.yaml"
@@ -238,16 +236,13 @@ def main() -> int:
     needed = {batch: math.ceil(FEED_GOAL * rate / paths_measured["1_process_gpu_kernels"]["samples_per_s"]) for batch, rate in steps.items()}
     name = torch.cuda.get_device_name(0)
     report = {
-        "machine": describe_machine(), "device": name, "torch": torch.__version__, "rows": args.rows, "files": len(paths),
+        "device": name, "torch": torch.__version__, "rows": args.rows, "files": len(paths),
         "config": str(args.config.resolve().relative_to(REPO)), "model": cfg.model, "batch_size": cfg.optim.batch_size,
         "feed_goal": FEED_GOAL, "step_samples_per_s_by_batch": steps, "paths": paths_measured,
         "gpu_kernel_processes_for_the_goal_derived": needed,
         "not_measured": "Ray's object-store hop between the Ray Data tasks and the train worker (no Ray on this machine)",
     }
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"gpu_data_path-{args.config.stem}-{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-').lower()}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write_device_result(f'gpu_data_path-{args.config.stem}', name, report)}")
     return 0
 
 

@@ -15,15 +15,16 @@ Writes benchmarks/results/gpu_kernels-<device>.json. Without a GPU it says so an
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._machine import write_device_result  # noqa: E402
+
 CONTINUOUS, CATEGORICAL, VOCABULARY = 13, 26, 1_000_000
 CRITEO_PROGRAM = [[1, 0.0, 0.0], [2, 0.0, np.inf], [3, 0.0, 0.0], [4, 1.2, 1.7]]  # FILL CLIP LOG1P SCALE
 
@@ -127,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1 << 24)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from kernels.backend import gpu_available
 
     if not gpu_available():
@@ -147,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "bandwidth": bandwidth_section(cupy, gpu, args.rows, args.repeats),
         "end_to_end": end_to_end_section(cupy, gpu, min(args.rows, 1 << 22), max(3, args.repeats // 4)),
     }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"gpu_kernels-{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-').lower()}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_device_result("gpu_kernels", name, report)
     bandwidth = report["bandwidth"]
     for key in ("numeric_chain", "lookup_int64", "lookup_strings"):
         print(f"{key:15s} {bandwidth[key]['bytes_per_s'] / 1e9:8.1f} GB/s = {bandwidth[key]['ratio_to_copy']:.2f} x copy")

@@ -12,8 +12,6 @@ Writes benchmarks/results/gpu_model_step-<device>.json. Without a GPU it says so
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
 
@@ -22,8 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._gpu_step import training_step_samples_per_s  # noqa: E402
+from benchmarks._machine import write_device_result  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MODEL = {"name": "dlrm", "embedding_dim": 16, "bottom_mlp": [64, 16], "top_mlp": [64, 32]}
 CONTINUOUS, CATEGORICAL, CATEGORIES = 13, 26, 900
 BATCH_SIZES = (1024, 8192, 65536)
@@ -53,10 +51,7 @@ def main() -> int:
     for batch in BATCH_SIZES:
         report[f"batch_{batch}_samples_per_s"] = rate = step_samples_per_s(batch)
         print(f"batch {batch:6d}: {rate:,.0f} samples/s", flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"gpu_model_step-{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-').lower()}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {write_device_result('gpu_model_step', name, report)}")
     return 0
 
 

@@ -126,7 +126,7 @@ def build_trainer(
 
     schema = pipeline.output_schema
     scaling = scaling_config_kwargs(cfg.scaling, ray.cluster_resources().get("GPU", 0))
-    in_workers = transforms_in_workers(cfg)
+    in_workers = run_transforms_in_workers(cfg)
     workers = scaling["num_workers"]
     max_workers = max(workers[1] if isinstance(workers, tuple) else workers, 1)
     settings = LoopSettings(
@@ -154,7 +154,7 @@ def build_trainer(
     )
 
 
-def transforms_in_workers(cfg: TrainConfig) -> bool:
+def run_transforms_in_workers(cfg: TrainConfig) -> bool:
     """Whether this run's training workers transform their own data (`data.transform`)."""
     import ray
 
@@ -169,7 +169,7 @@ def _input_columns(cfg: TrainConfig, pipeline) -> list[str]:
 def build_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path) -> dict:
     """The train (out-of-fold encodings) and valid Ray Datasets of a run: lazily transformed, or the
     raw columns when the workers transform them (`data.transform`)."""
-    inputs, in_workers = _input_columns(cfg, pipeline), transforms_in_workers(cfg)
+    inputs, in_workers = _input_columns(cfg, pipeline), run_transforms_in_workers(cfg)
     return {
         "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs, in_workers),
         "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs, in_workers),
@@ -192,7 +192,7 @@ def cached_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path, rows: int, l
     store = ray.cluster_resources().get("object_store_memory", 0)
     nodes = sum(1 for node in ray.nodes() if node["Alive"])
     row_bytes = None
-    if transforms_in_workers(cfg):  # raw columns are cached, not model arrays
+    if run_transforms_in_workers(cfg):  # raw columns are cached, not model arrays
         row_bytes = raw_row_bytes(cfg.data.train, _input_columns(cfg, pipeline) + [cfg.label])
     if not cache_in_object_store(cfg.data.cache, rows, pipeline.output_schema, store, nodes, row_bytes):
         return None
