@@ -131,9 +131,23 @@ def _sum_across_workers(value: float) -> float:
 
 @dataclass
 class _Epoch:
-    loss_sum: float = 0.0
+    """One epoch's running totals. The loss is summed on the model's device and read only when asked
+    for (progress lines, the epoch's metrics): reading it each step would make the host wait for every
+    GPU step before it could queue the next one."""
+
+    loss_total: torch.Tensor | None = None
     batches: int = 0
     samples: int = 0
+
+    def add(self, loss: torch.Tensor, samples: int) -> None:
+        loss = loss.detach().to(torch.float64)
+        self.loss_total = loss if self.loss_total is None else self.loss_total + loss
+        self.batches += 1
+        self.samples += samples
+
+    @property
+    def loss_sum(self) -> float:
+        return 0.0 if self.loss_total is None else float(self.loss_total)
 
 
 def train_epoch(model, optimizer, batches, state: TrainingState, settings: LoopSettings, device, on_step) -> _Epoch:
@@ -155,9 +169,7 @@ def train_epoch(model, optimizer, batches, state: TrainingState, settings: LoopS
         optimizer.step()
         state.step += 1
         state.batch_in_epoch = index + 1
-        epoch.loss_sum += float(loss.detach())
-        epoch.batches += 1
-        epoch.samples += int(batch["label"].shape[0])
+        epoch.add(loss, int(batch["label"].shape[0]))
         _maybe_fail(settings, state.step)
         on_step(epoch)
     return epoch

@@ -14,7 +14,7 @@ from framework.errors import ConfigError
 from framework.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from framework.train.config import ScalingSection
 from framework.train.evaluation import gather_predictions, validation_metrics
-from framework.train.loop import lr_factor, make_optimizer
+from framework.train.loop import LoopSettings, lr_factor, make_optimizer, train_epoch
 from framework.train.trainer import _torch_config, scaling_config_kwargs
 
 SMALL = "jobs/configs/train_small.yaml"
@@ -80,6 +80,47 @@ def test_checkpoint_round_trip_restores_weights_optimizer_and_rng(tmp_path):
         o.step()
     for a, b in zip(model.parameters(), fresh.parameters()):
         assert torch.equal(a, b)
+
+
+class _TwoInputLinear(torch.nn.Module):
+    """The loop's model signature, model(continuous, categorical), with no categorical columns used."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 1)
+
+    def forward(self, continuous, categorical):
+        return self.linear(continuous).squeeze(1)
+
+
+def test_train_epoch_totals_match_a_plain_torch_replay():
+    generator = torch.Generator().manual_seed(1)
+    batches = [
+        {"continuous": torch.randn(rows, 3, generator=generator), "categorical": torch.zeros((rows, 0), dtype=torch.int64),
+         "label": (torch.rand(rows, generator=generator) > 0.5).float()}
+        for rows in (8, 8, 5)
+    ]
+    optim = {"optimizer": "sgd", "lr": 0.1, "weight_decay": 0.0, "momentum": 0.0, "epochs": 1,
+             "lr_schedule": "constant", "warmup_steps": 0}
+    settings = LoopSettings(model_config={}, num_continuous=3, cardinalities=[], optim=optim, seed=0, steps_per_epoch=3)
+    torch.manual_seed(0)
+    model = _TwoInputLinear()
+    replay = _TwoInputLinear()
+    replay.load_state_dict(model.state_dict())
+    state = TrainingState()
+    epoch = train_epoch(model, make_optimizer(model, optim), batches, state, settings, torch.device("cpu"), lambda _: None)
+
+    replay_optimizer = torch.optim.SGD(replay.parameters(), lr=0.1)
+    losses = []
+    for batch in batches:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(replay(batch["continuous"], None), batch["label"])
+        replay_optimizer.zero_grad()
+        loss.backward()
+        replay_optimizer.step()
+        losses.append(loss.item())
+    assert (epoch.batches, epoch.samples, state.step, state.batch_in_epoch) == (3, 21, 3, 3)
+    assert epoch.loss_sum == pytest.approx(sum(losses), rel=1e-12)
+    assert torch.equal(model.linear.weight, replay.linear.weight)
 
 
 def test_lr_schedules():
