@@ -8,6 +8,7 @@ trains in its own process passes one that reports to Ray Tune (framework.tune). 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -43,7 +44,7 @@ class LoopSettings:
     checkpoint_every_n_steps: int | None = None
     metric: str = "auc"
     mode: str = "max"
-    fault_injection: dict | None = field(default=None)  # tests: {"step": N, "marker": path}
+    fault_injection: dict | None = field(default=None)  # tests: {"step", "marker"[, "after_checkpoints"]}
     checkpoint_every_epoch: bool = True  # sweep trials that never resume skip the per-epoch save
     worker_transform: dict | None = None  # {"pipeline_dir", "label"}: shards hold raw columns (data.transform)
 
@@ -82,11 +83,30 @@ def _autocast(device: torch.device):
 
 
 def _maybe_fail(settings: LoopSettings, step: int) -> None:
-    """Test hook: kill this worker process once at the given step (a marker file makes it fire once)."""
+    """Test hook: kill this worker process once at the given step (a marker file makes it fire once).
+
+    With `"after_checkpoints": {"snapshot": path, "count": n}` it first waits until Ray Train's
+    checkpoint snapshot lists n checkpoints: the controller registers a reported checkpoint only when
+    it next polls the workers (every 2 s), and a worker killed before that resumes from the one before.
+    """
     fault = settings.fault_injection
     if fault and step == fault["step"] and not Path(fault["marker"]).exists():
+        wanted = fault.get("after_checkpoints")
+        if wanted:
+            _wait_for_registered_checkpoints(Path(wanted["snapshot"]), wanted["count"])
         Path(fault["marker"]).write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _wait_for_registered_checkpoints(snapshot: Path, count: int, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if len(json.loads(snapshot.read_text())["checkpoint_results"]) >= count:
+                return
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        time.sleep(0.1)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

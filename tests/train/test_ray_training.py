@@ -66,7 +66,10 @@ def test_a_killed_worker_resumes_from_the_checkpoint(ray_cluster, data_overrides
     steps_per_epoch = reference_run.metrics["step"] // EPOCHS
     kill_at = steps_per_epoch + steps_per_epoch // 2  # mid-way through the second epoch
     cfg = _config(data_overrides, tmp_path, "killed-worker", "registry.name=null")
-    result = run_training(cfg, fault_injection={"step": kill_at, "marker": str(tmp_path / "fired")})
+    # killed once the epoch-1 checkpoint is registered, not merely reported (see loop._maybe_fail)
+    registered = {"snapshot": str(tmp_path / "killed-worker" / "checkpoint_manager_snapshot.json"), "count": 1}
+    fault = {"step": kill_at, "marker": str(tmp_path / "fired"), "after_checkpoints": registered}
+    result = run_training(cfg, fault_injection=fault)
     assert (tmp_path / "fired").exists(), "the fault was never injected"
     last = result.metrics
     assert last["resumes"] == 1
