@@ -78,10 +78,32 @@ def _metric_sum(url, name, **labels) -> float:
     )
 
 
+def _metric_sum_reaching(url, name, expected, timeout_s=30.0, **labels) -> float:
+    """The metric once it reaches `expected` (or the last value at the deadline): replicas push their
+    counters every `metrics_push_s` (2 s), later on a busy machine."""
+    deadline = time.monotonic() + timeout_s
+    value = _metric_sum(url, name, **labels)
+    while value < expected and time.monotonic() < deadline:
+        time.sleep(0.25)
+        value = _metric_sum(url, name, **labels)
+    return value
+
+
+def _settled_metric_sum(url, name) -> float:
+    """The metric once a push interval passes without change: earlier tests' requests all counted."""
+    value = _metric_sum(url, name)
+    for _ in range(10):
+        time.sleep(2.5)
+        value, previous = _metric_sum(url, name), value
+        if value == previous:
+            break
+    return value
+
+
 def test_online_scores_equal_batch_scores_with_batching(served, scorer, raw_rows):
     endpoint, _, _ = served
     slices = [(start, 1 + start % 7) for start in range(0, 600, 10)]  # 60 requests of 1-7 rows
-    requests_before = _metric_sum(endpoint.url, "raylane_serve_batch_requests_sum")
+    requests_before = _settled_metric_sum(endpoint.url, "raylane_serve_batch_requests_sum")
     batches_before = _metric_sum(endpoint.url, "raylane_serve_batch_requests_count")
 
     def ask(piece):
@@ -94,7 +116,8 @@ def test_online_scores_equal_batch_scores_with_batching(served, scorer, raw_rows
     for (start, length), reply in zip(slices, replies):
         np.testing.assert_allclose(reply.json()["scores"], scorer.score(raw_rows.slice(start, length)), rtol=0, atol=1e-6)
         assert reply.json()["model"]["version"] == scorer.identity.version
-    time.sleep(2.5)  # one metrics push from each replica
+    _metric_sum_reaching(endpoint.url, "raylane_serve_batch_requests_sum", requests_before + len(slices))
+    time.sleep(2.5)  # one more push: a request counted twice would show now
     requests = _metric_sum(endpoint.url, "raylane_serve_batch_requests_sum") - requests_before
     batches = _metric_sum(endpoint.url, "raylane_serve_batch_requests_count") - batches_before
     assert requests == len(slices), "every request counted once, across both replicas"
@@ -203,9 +226,8 @@ def test_a_new_bundle_is_picked_up_without_failed_requests(served, serve_data, s
     assert load.versions[0] == scorer.identity.version and load.versions[-1] == new_version
     switch = load.versions.index(new_version)
     assert set(load.versions[:switch]) == {scorer.identity.version}
-    time.sleep(2.5)
-    assert _metric_sum(endpoint.url, "raylane_serve_model_info", version=new_version) == 2
-    assert _metric_sum(endpoint.url, "raylane_serve_model_reloads_total") == 2
+    assert _metric_sum_reaching(endpoint.url, "raylane_serve_model_info", 2, version=new_version) == 2
+    assert _metric_sum_reaching(endpoint.url, "raylane_serve_model_reloads_total", 2) == 2
 
 
 def test_overload_is_503_with_retry_after(served, scorer, raw_rows):
