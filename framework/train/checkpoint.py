@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from framework.errors import ArtifactError
 
-__all__ = ["TrainingState", "save_checkpoint", "load_checkpoint", "unwrap", "model_state_dict"]
+__all__ = ["TrainingState", "save_checkpoint", "load_checkpoint", "unwrap", "model_state_dict", "registered_checkpoints"]
 
 
 @dataclass
@@ -102,3 +102,14 @@ def load_checkpoint(directory: str | os.PathLike, model, optimizer=None, restore
     if restore_rng:
         torch.set_rng_state(load_file(directory / "rng.safetensors")["torch"])
     return state
+
+
+def registered_checkpoints(run_directory: str | os.PathLike) -> list[str]:
+    """The checkpoint directory names Ray Train has registered for a run (its snapshot, which a rerun or a
+    restarted worker group resumes from); a reported checkpoint is registered at the controller's next poll."""
+    snapshot = Path(run_directory) / "checkpoint_manager_snapshot.json"
+    try:
+        results = json.loads(snapshot.read_text())["checkpoint_results"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return []
+    return [result["checkpoint_dir_name"] for result in results]

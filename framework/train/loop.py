@@ -8,7 +8,6 @@ trains in its own process passes one that reports to Ray Tune (framework.tune). 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from framework.train.batches import cut_batches, fixed_size_batches
-from framework.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from framework.train.checkpoint import TrainingState, load_checkpoint, registered_checkpoints, save_checkpoint
 from framework.train.evaluation import gather_predictions, validation_metrics
 
 __all__ = ["LoopSettings", "RayTrainSession", "run_loop", "train_loop_per_worker", "make_optimizer", "lr_factor"]
@@ -85,27 +84,22 @@ def _autocast(device: torch.device):
 def _maybe_fail(settings: LoopSettings, step: int) -> None:
     """Test hook: kill this worker process once at the given step (a marker file makes it fire once).
 
-    With `"after_checkpoints": {"snapshot": path, "count": n}` it first waits until Ray Train's
-    checkpoint snapshot lists n checkpoints: the controller registers a reported checkpoint only when
-    it next polls the workers (every 2 s), and a worker killed before that resumes from the one before.
+    With `"after_checkpoints": {"run_directory": path, "count": n}` it first waits until Ray Train has
+    registered n checkpoints for the run: the controller registers a reported checkpoint only when it
+    next polls the workers (every 2 s), and a worker killed before that resumes from the one before.
     """
     fault = settings.fault_injection
     if fault and step == fault["step"] and not Path(fault["marker"]).exists():
         wanted = fault.get("after_checkpoints")
         if wanted:
-            _wait_for_registered_checkpoints(Path(wanted["snapshot"]), wanted["count"])
+            _wait_for_registered_checkpoints(wanted["run_directory"], wanted["count"])
         Path(fault["marker"]).write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _wait_for_registered_checkpoints(snapshot: Path, count: int, timeout_s: float = 120.0) -> None:
+def _wait_for_registered_checkpoints(run_directory: str, count: int, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if len(json.loads(snapshot.read_text())["checkpoint_results"]) >= count:
-                return
-        except (FileNotFoundError, json.JSONDecodeError, KeyError):
-            pass
+    while len(registered_checkpoints(run_directory)) < count and time.monotonic() < deadline:
         time.sleep(0.1)
 
 

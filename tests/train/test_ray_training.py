@@ -19,6 +19,7 @@ from framework.config import load_config
 from framework.data import read_table
 from framework.models import load_bundle
 from framework.train import run_training
+from framework.train.checkpoint import registered_checkpoints
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -67,7 +68,7 @@ def test_a_killed_worker_resumes_from_the_checkpoint(ray_cluster, data_overrides
     kill_at = steps_per_epoch + steps_per_epoch // 2  # mid-way through the second epoch
     cfg = _config(data_overrides, tmp_path, "killed-worker", "registry.name=null")
     # killed once the epoch-1 checkpoint is registered, not merely reported (see loop._maybe_fail)
-    registered = {"snapshot": str(tmp_path / "killed-worker" / "checkpoint_manager_snapshot.json"), "count": 1}
+    registered = {"run_directory": str(tmp_path / "killed-worker"), "count": 1}
     fault = {"step": kill_at, "marker": str(tmp_path / "fired"), "after_checkpoints": registered}
     result = run_training(cfg, fault_injection=fault)
     assert (tmp_path / "fired").exists(), "the fault was never injected"
@@ -87,16 +88,6 @@ def test_a_killed_worker_resumes_from_the_checkpoint(ray_cluster, data_overrides
     assert runs[0].data.params["run.name"] == "killed-worker" and runs[0].data.tags["raylane.config_hash"]
 
 
-def _checkpoints(run_dir: Path) -> list[str]:
-    """Checkpoints Ray Train has registered for the run (its snapshot is what a rerun resumes from)."""
-    snapshot = run_dir / "checkpoint_manager_snapshot.json"
-    try:
-        results = json.loads(snapshot.read_text())["checkpoint_results"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError):
-        return []
-    return [r["checkpoint_dir_name"] for r in results]
-
-
 def test_a_killed_driver_resumes_when_rerun(ray_cluster, data_overrides, tmp_path):
     address = ray_cluster.get_runtime_context().gcs_address
     overrides = data_overrides + [f"run.storage_path={tmp_path}", "run.name=killed-driver", f"optim.epochs={EPOCHS}"]
@@ -104,12 +95,12 @@ def test_a_killed_driver_resumes_when_rerun(ray_cluster, data_overrides, tmp_pat
     env = {**os.environ, "RAY_ADDRESS": address}
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
-    while not _checkpoints(tmp_path / "killed-driver") and time.monotonic() < deadline and first.poll() is None:
+    while not registered_checkpoints(tmp_path / "killed-driver") and time.monotonic() < deadline and first.poll() is None:
         time.sleep(0.5)
     assert first.poll() is None, f"the run ended before it could be killed:\n{first.stdout.read()}"
     first.send_signal(signal.SIGKILL)
     first.wait()
-    assert _checkpoints(tmp_path / "killed-driver"), "no checkpoint was written before the kill"
+    assert registered_checkpoints(tmp_path / "killed-driver"), "no checkpoint was written before the kill"
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert second.stdout.strip().splitlines()[-1].startswith("bundle: ")
