@@ -4,6 +4,11 @@
 # Both create or reuse the virtual environment .venv inside the repository.
 
 PYTHON ?= python3
+# torch, FBGEMM and TorchRec move together (FBGEMM 1.8 is built against torch 2.13). FBGEMM's CPU build by
+# default; on CUDA machines: make setup FBGEMM=fbgemm-gpu==1.8.0
+TORCH    := torch==2.13.0
+FBGEMM   ?= fbgemm-gpu-cpu==1.8.0
+TORCHREC := torchrec==1.8.0
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -13,11 +18,14 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 # torch==2.13.0 goes in first: on CPU machines it picks the local CPU wheel, so
-# nothing later pulls a CUDA build of several GB.
-$(STAMP): pyproject.toml
+# nothing later pulls a CUDA build of several GB. TorchRec goes in with --no-deps: its metadata asks for
+# fbgemm-gpu (the CUDA build, 2.7 GB, which fails to load on a CPU); its other dependencies are ours.
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" "$(FBGEMM)"
+	$(BIN)/python -m pip install --quiet --no-deps "$(TORCHREC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

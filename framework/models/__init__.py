@@ -25,6 +25,7 @@ Example:
 from framework.models._config import ModelConfig, build_model, validate_model_config
 from framework.models._dcn_v2 import DCNv2, DCNv2Hyperparameters
 from framework.models._dlrm import DLRM, DLRMHyperparameters
+from framework.models._embeddings import EmbeddingTables, TableSpec, embedding_tables_of, tables_on_meta
 from framework.models._layers import TabularInputs, mlp_stack
 from framework.models._mlp import MLP, MLPHyperparameters
 from framework.models._registry import MODELS, resolve_model_class
@@ -33,5 +34,5 @@ from framework.models.bundle import Bundle, load_bundle, save_bundle
 __all__ = [
     "MODELS", "ModelConfig", "validate_model_config", "build_model", "resolve_model_class",
     "MLP", "MLPHyperparameters", "DLRM", "DLRMHyperparameters", "DCNv2", "DCNv2Hyperparameters",
-    "TabularInputs", "mlp_stack", "Bundle", "save_bundle", "load_bundle",
+    "TabularInputs", "EmbeddingTables", "TableSpec", "embedding_tables_of", "tables_on_meta", "mlp_stack", "Bundle", "save_bundle", "load_bundle",
 ]

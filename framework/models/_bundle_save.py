@@ -24,6 +24,7 @@ from torch import nn
 from framework.errors import ArtifactError
 from framework.models import _bundle_files as files
 from framework.models._config import ModelConfig, build_model, validate_model_config
+from framework.models._embeddings import tables_on_meta
 
 __all__ = ["save_bundle", "weights_for_saving"]
 
@@ -56,7 +57,7 @@ def weights_for_saving(model: nn.Module) -> dict[str, torch.Tensor]:
 def _check_weights_fit(config: ModelConfig, weights: dict, num_continuous: int, cardinalities: list[int]) -> None:
     """Fail now, not at load time, if the weights do not fit the model the bundle describes."""
     try:
-        with torch.device("meta"):  # shapes only: no memory, no init cost for large embedding tables
+        with torch.device("meta"), tables_on_meta():  # shapes only: no memory, no init cost for large tables
             reference = build_model(config, num_continuous, cardinalities)
     except (NotImplementedError, RuntimeError):
         reference = build_model(config, num_continuous, cardinalities)  # a user model that needs real tensors

@@ -1,6 +1,8 @@
 """Building blocks shared by the built-in models: the input embeddings and a ReLU MLP stack.
 
-Models compose these (no implementation inheritance), so a user model can reuse them too.
+Models compose these (no implementation inheritance), so a user model can reuse them too. A model
+whose categorical inputs go through `TabularInputs` (or `EmbeddingTables`) gets sharded embedding
+tables in training (`scaling.embeddings`); any other model trains with its tables replicated.
 
 Example:
     >>> inputs = TabularInputs(num_continuous=2, cardinalities=[10, 5], embedding_dim=4)
@@ -11,13 +13,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from framework.errors import ConfigError
+from framework.models._embeddings import EmbeddingTables
 
 __all__ = ["TabularInputs", "mlp_stack", "check_input_columns"]
 
@@ -37,7 +39,7 @@ def check_input_columns(num_continuous: int, cardinalities: Sequence[int]) -> li
 
 
 class TabularInputs(nn.Module):
-    """Checks a batch and embeds its categorical columns: one table per column.
+    """Checks a batch and embeds its categorical columns: one table per column (`EmbeddingTables`).
 
     Embeddings start uniform in ±1/sqrt(cardinality), as the reference DLRM does: small
     enough that interactions start near zero, scaled so tiny vocabularies still get signal.
@@ -48,10 +50,7 @@ class TabularInputs(nn.Module):
         self.cardinalities = check_input_columns(num_continuous, cardinalities)
         self.num_continuous = int(num_continuous)
         self.embedding_dim = int(embedding_dim)
-        self.embeddings = nn.ModuleList(nn.Embedding(c, self.embedding_dim) for c in self.cardinalities)
-        for table, cardinality in zip(self.embeddings, self.cardinalities):
-            bound = 1.0 / math.sqrt(cardinality)
-            nn.init.uniform_(table.weight, -bound, bound)
+        self.embeddings = EmbeddingTables(self.cardinalities, self.embedding_dim)
 
     @property
     def num_categorical(self) -> int:
@@ -60,10 +59,9 @@ class TabularInputs(nn.Module):
     def forward(self, continuous: torch.Tensor, categorical: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (continuous [B, num_continuous], embedded [B, num_categorical, embedding_dim])."""
         batch = self._check(continuous, categorical)
-        if not self.embeddings:
+        if not self.cardinalities:
             return continuous, continuous.new_zeros(batch, 0, self.embedding_dim)
-        embedded = torch.stack([table(categorical[:, i]) for i, table in enumerate(self.embeddings)], dim=1)
-        return continuous, embedded
+        return continuous, self.embeddings(categorical)
 
     def _check(self, continuous: torch.Tensor, categorical: torch.Tensor) -> int:
         # A wrong column count otherwise surfaces as an opaque matmul or cat error deep inside.

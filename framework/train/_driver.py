@@ -124,11 +124,15 @@ def build_trainer(
 
     from framework.train._ingest import RaylaneDataConfig
 
+    from framework.train.embeddings import settings_for_run
+
     schema = pipeline.output_schema
     scaling = scaling_config_kwargs(cfg.scaling, ray.cluster_resources().get("GPU", 0))
     in_workers = run_transforms_in_workers(cfg)
     workers = scaling["num_workers"]
     max_workers = max(workers[1] if isinstance(workers, tuple) else workers, 1)
+    min_workers = max(workers[0] if isinstance(workers, tuple) else workers, 1)
+    embeddings = settings_for_run(cfg, schema, min_workers, scaling["use_gpu"], log=_log)
     settings = LoopSettings(
         model_config=cfg.model,
         num_continuous=len(schema.continuous),
@@ -142,6 +146,7 @@ def build_trainer(
         fault_injection=fault_injection,
         checkpoint_every_epoch=checkpoint_every_epoch,
         worker_transform={"pipeline_dir": str(pipeline_dir), "label": cfg.label} if in_workers else None,
+        embeddings=embeddings.to_dict(),
     )
     return TorchTrainer(
         loop,

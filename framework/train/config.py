@@ -5,8 +5,9 @@ Example (the shape is fixed; see jobs/configs/train_small.yaml for every knob):
     features: {passthrough: [id, label], id_column: id, ops: [...]}
     label: label
     model: {name: dlrm, embedding_dim: 16, bottom_mlp: [64, 16], top_mlp: [64, 32]}
-    optim: {epochs: 2, batch_size: 2048, optimizer: adam, lr: 0.001, weight_decay: 0.0}
-    scaling: {num_workers: 2, use_gpu: auto}
+    optim: {epochs: 2, batch_size: 2048, optimizer: adam, lr: 0.001, weight_decay: 0.0,
+            embeddings: {optimizer: rowwise_adagrad, lr: 0.05}}
+    scaling: {num_workers: 2, use_gpu: auto, embeddings: auto}
     run: {name: ctr-small, storage_path: runs, max_failures: 1, seed: 0,
           checkpoint: {keep: 2, metric: auc, mode: max}}
 """
@@ -22,6 +23,7 @@ from framework.features import PipelineSpec
 
 __all__ = [
     "CardSection",
+    "EmbeddingOptimSection",
     "CheckpointSection",
     "DataSection",
     "OptimSection",
@@ -54,6 +56,34 @@ class DataSection(StrictModel):
     )
 
 
+EMBEDDING_PLACEMENTS = ("auto", "replicated", "table_wise", "row_wise", "column_wise")
+_MEMORY_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+                 "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_bytes(value: int | float | str) -> int:
+    """`4GiB`, `512MB`, `1.5e9` or a number of bytes -> bytes."""
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = value.strip().upper().replace(" ", "")
+    number = text.rstrip("KMGTIB")
+    unit = text[len(number):]
+    try:
+        return int(float(number) * _MEMORY_UNITS[unit])
+    except (KeyError, ValueError):
+        raise ValueError(f"expected bytes such as 4GiB, 512MB or 2000000000, got {value!r}") from None
+
+
+class EmbeddingOptimSection(StrictModel):
+    """The embedding tables' optimizer when they are sharded: fused into the backward pass (FBGEMM),
+    it updates only the rows a batch touched. `replicated` tables use `optim.optimizer` instead."""
+
+    optimizer: Literal["rowwise_adagrad", "adagrad", "adam", "sgd"] = "rowwise_adagrad"
+    lr: float = Field(0.05, gt=0)
+    eps: float = Field(1e-8, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
 class OptimSection(StrictModel):
     epochs: int = Field(2, gt=0)
     batch_size: int = Field(2048, gt=0, description="per worker")
@@ -63,6 +93,7 @@ class OptimSection(StrictModel):
     momentum: float = Field(0.0, ge=0, lt=1, description="sgd only")
     lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
     warmup_steps: int = Field(0, ge=0)
+    embeddings: EmbeddingOptimSection = EmbeddingOptimSection()
 
 
 class ScalingSection(StrictModel):
@@ -74,6 +105,26 @@ class ScalingSection(StrictModel):
     accelerator: Literal["auto", "cpu", "gpu", "tpu"] = "auto"
     topology: str | None = Field(None, description="TPU slice topology, e.g. 2x2x1")
     accelerator_type: str | None = Field(None, description="e.g. TPU-V4, A100, H100")
+    embeddings: Literal["auto", "replicated", "table_wise", "row_wise", "column_wise"] = Field(
+        "auto",
+        description="how embedding tables are placed: replicated on every worker (DDP), or sharded across the "
+        "workers by TorchRec (table_wise, row_wise, column_wise); auto: TorchRec's planner within each worker's memory",
+    )
+    memory_per_worker: int | str | None = Field(
+        None,
+        description="memory the embedding tables and their optimizer state may take on each worker (bytes, or "
+        "4GiB, 512MB); null: the worker's share of its node's memory (CPU) or its GPU's memory",
+    )
+
+    @field_validator("memory_per_worker")
+    @classmethod
+    def _memory(cls, value):
+        if value is None:
+            return None
+        size = parse_bytes(value)
+        if size <= 0:
+            raise ValueError(f"must be a positive size, got {value!r}")
+        return size
 
     @field_validator("num_workers")
     @classmethod

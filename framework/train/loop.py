@@ -1,7 +1,8 @@
 """The per-worker training loop. Plain functions over batch iterables; Ray only behind a session.
 
 `run_loop(settings, session)` trains through a small session object (rank, device, dataset shards,
-report, resume). `RayTrainSession` is Ray Train's, used by `train_loop_per_worker`; a Tune trial that
+report, resume). The model is placed by `placed_model.place_model` (`scaling.embeddings`): replicated
+through the session's `prepare`, or with its tables sharded by TorchRec. `RayTrainSession` is Ray Train's, used by `train_loop_per_worker`; a Tune trial that
 trains in its own process passes one that reports to Ray Tune (framework.tune). Every worker calls
 `report` the same number of times (Ray Train's is a barrier); only rank 0 writes the checkpoint.
 """
@@ -23,8 +24,10 @@ import torch
 from framework.train.batches import cut_batches, fixed_size_batches
 from framework.train.checkpoint import TrainingState, load_checkpoint, registered_checkpoints, save_checkpoint
 from framework.train.evaluation import gather_predictions, validation_metrics
+from framework.train.placed_model import PlacedModel, make_optimizer, place_model
 
 __all__ = ["LoopSettings", "RayTrainSession", "run_loop", "train_loop_per_worker", "make_optimizer", "lr_factor"]
+REPLICATED = {"placement": "replicated", "optimizer": {}, "memory_per_worker": None}
 
 PROGRESS_EVERY_STEPS = 50
 BATCH_DTYPES = {"continuous": torch.float32, "categorical": torch.int64, "label": torch.float32, "p_true": torch.float64}
@@ -46,20 +49,10 @@ class LoopSettings:
     fault_injection: dict | None = field(default=None)  # tests: {"step", "marker"[, "after_checkpoints"]}
     checkpoint_every_epoch: bool = True  # sweep trials that never resume skip the per-epoch save
     worker_transform: dict | None = None  # {"pipeline_dir", "label"}: shards hold raw columns (data.transform)
+    embeddings: dict = field(default_factory=lambda: dict(REPLICATED))  # framework.train.embeddings.EmbeddingSettings
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def make_optimizer(model: torch.nn.Module, optim: dict) -> torch.optim.Optimizer:
-    params, lr, decay = model.parameters(), optim["lr"], optim["weight_decay"]
-    if optim["optimizer"] == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
-    if optim["optimizer"] == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
-    if optim["optimizer"] == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=decay)
-    return torch.optim.SGD(params, lr=lr, weight_decay=decay, momentum=optim["momentum"])
 
 
 def lr_factor(step: int, optim: dict, total_steps: int) -> float:
@@ -103,25 +96,23 @@ def _wait_for_registered_checkpoints(run_directory: str, count: int, timeout_s: 
         time.sleep(0.1)
 
 
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The module inside DistributedDataParallel, or the model itself."""
-    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
-
-
-def evaluate(model, batches: Iterable[dict], device: torch.device) -> dict:
+def evaluate(placed: PlacedModel, batches: Iterable[dict], inputs: tuple[int, int] = (0, 0)) -> dict:
     """Exact metrics over every worker's validation shard; shards may differ in size, or be empty.
 
-    Scoring goes through the module inside DDP: DDP's forward may run collectives (buffer
+    Replicated, scoring goes through the module inside DDP: DDP's forward may run collectives (buffer
     broadcasts), which would deadlock against a worker that has fewer batches and already waits in
-    the gather. The gather is then the only collective, called once by every worker.
+    the gather. Sharded tables need every worker in every lookup, so workers agree on each step and
+    one that has run out scores a one-row stand-in (dropped) of `inputs` = (continuous, categorical) columns.
     """
-    model = unwrap(model)
+    model, device = placed.module, placed.device
     model.eval()
     rows = []
     with torch.no_grad():
-        for batch in batches:
+        for batch in _aligned(batches, inputs) if placed.sharded else batches:
             with _autocast(device):
                 logits = model(batch["continuous"].to(device), batch["categorical"].to(device))
+            if batch.get("stand_in"):
+                continue
             probabilities = torch.sigmoid(logits.float()).double().cpu()
             truth = batch.get("p_true", torch.full_like(probabilities, float("nan"))).double().cpu()
             rows.append(torch.stack([batch["label"].double().cpu(), probabilities, truth], dim=1))
@@ -131,7 +122,27 @@ def evaluate(model, batches: Iterable[dict], device: torch.device) -> dict:
     return validation_metrics(labels, probabilities, truth)
 
 
+def _aligned(batches: Iterable[dict], inputs: tuple[int, int]):
+    """The batches, then one-row stand-ins until every worker has run out (one all-reduce per step)."""
+    iterator = iter(batches)
+    stand_in = {"continuous": torch.zeros(1, inputs[0]), "categorical": torch.zeros(1, inputs[1], dtype=torch.int64),
+                "stand_in": True}
+    while True:
+        batch = next(iterator, None)
+        if _max_across_workers(float(batch is not None)) == 0.0:
+            return
+        yield stand_in if batch is None else batch
+
+
 def _sum_across_workers(value: float) -> float:
+    return _reduce_across_workers(value, "sum")
+
+
+def _max_across_workers(value: float) -> float:
+    return _reduce_across_workers(value, "max")
+
+
+def _reduce_across_workers(value: float, how: str) -> float:
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()):
@@ -139,7 +150,7 @@ def _sum_across_workers(value: float) -> float:
     tensor = torch.tensor([value], dtype=torch.float64)
     if dist.get_backend() == "nccl":
         tensor = tensor.cuda()
-    dist.all_reduce(tensor)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM if how == "sum" else dist.ReduceOp.MAX)
     return float(tensor.item())
 
 
@@ -164,8 +175,9 @@ class _Epoch:
         return 0.0 if self.loss_total is None else float(self.loss_total)
 
 
-def train_epoch(model, optimizer, batches, state: TrainingState, settings: LoopSettings, device, on_step) -> _Epoch:
+def train_epoch(placed: PlacedModel, batches, state: TrainingState, settings: LoopSettings, on_step) -> _Epoch:
     """One pass over the shard, skipping the batches a mid-epoch checkpoint already trained."""
+    model, optimizer, device = placed.model, placed.optimizer, placed.device
     model.train()
     loss_fn = torch.nn.BCEWithLogitsLoss()
     epoch = _Epoch()
@@ -173,8 +185,7 @@ def train_epoch(model, optimizer, batches, state: TrainingState, settings: LoopS
     for index, batch in enumerate(batches):
         if index < state.batch_in_epoch:
             continue
-        for group in optimizer.param_groups:
-            group["lr"] = settings.optim["lr"] * lr_factor(state.step, settings.optim, total_steps)
+        placed.set_lr_factor(lr_factor(state.step, settings.optim, total_steps), settings.optim)
         with _autocast(device):
             logits = model(batch["continuous"].to(device), batch["categorical"].to(device))
         loss = loss_fn(logits.float(), batch["label"].to(device))
@@ -202,6 +213,11 @@ class RayTrainSession:
 
         return ray.train.torch.prepare_model(model), ray.train.torch.get_device()
 
+    def device(self) -> torch.device:
+        import ray.train.torch
+
+        return ray.train.torch.get_device()
+
     def shard(self, name: str):
         import ray.train
 
@@ -220,21 +236,22 @@ class RayTrainSession:
         ray.train.report(metrics, checkpoint=checkpoint)
 
 
-def _report(metrics: dict, model, optimizer, state: TrainingState, rank: int, session, save: bool = True) -> None:
+def _report(metrics: dict, placed: PlacedModel, state: TrainingState, rank: int, session, save: bool = True) -> None:
     state.metrics = metrics
     with tempfile.TemporaryDirectory(prefix="raylane-ckpt-") as directory:
         written = None
-        if rank == 0 and save:
-            written = str(save_checkpoint(directory, model, optimizer, state))
+        if save and (rank == 0 or placed.sharded):  # sharded: every worker saves the shards it holds
+            written = str(save_checkpoint(directory, placed, None, state, rank=rank))
         session.report(metrics, written)
 
 
-def _resume(model, optimizer, session) -> TrainingState:
+def _resume(placed: PlacedModel, session) -> TrainingState:
     checkpoint = session.latest_checkpoint()
     if checkpoint is None:
         return TrainingState()
     with checkpoint.as_directory() as directory:
-        state = load_checkpoint(directory, model, optimizer)
+        state = load_checkpoint(directory, placed)
+    placed.set_step(state.step)
     state.resumed_from_steps.append(state.step)
     print(f"[train] resuming after epoch {state.epoch + 1} at step {state.step}", flush=True)
     return state
@@ -270,16 +287,32 @@ def train_loop_per_worker(config: dict) -> None:
 
 def run_loop(settings: LoopSettings, session) -> None:
     """Build the model, resume from the session's checkpoint, then train and validate each epoch."""
-    from framework.models import build_model, validate_model_config
-
     rank = session.rank()
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
-    model = build_model(validate_model_config(settings.model_config), settings.num_continuous, settings.cardinalities, seed=settings.seed)
-    num_params = sum(p.numel() for p in model.parameters())
-    model, device = session.prepare(model)
-    optimizer = make_optimizer(model, settings.optim)
-    state = _resume(model, optimizer, session)
+    placed = place_model(settings, session)
+    if rank == 0 and placed.plan_text:
+        print(f"[train] embedding tables sharded by TorchRec ({settings.embeddings['placement']}): "
+              f"{_plan_summary(placed.plan_text)}", flush=True)
+    try:
+        _train(settings, session, placed, rank)
+    finally:
+        placed.close()
+
+
+def _plan_summary(plan_text: str) -> str:
+    """How many tables TorchRec's plan puts under each sharding type (its table rows: param | type | kernel | ranks)."""
+    counts: dict[str, int] = {}
+    for line in plan_text.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) == 4 and cells[1].endswith("_wise"):
+            counts[cells[1]] = counts.get(cells[1], 0) + 1
+    return ", ".join(f"{kind} {count} table(s)" for kind, count in sorted(counts.items()))
+
+
+def _train(settings: LoopSettings, session, placed: PlacedModel, rank: int) -> None:
+    device = placed.device
+    state = _resume(placed, session)
     batch_size, epochs = settings.optim["batch_size"], settings.optim["epochs"]
     train_shard = session.shard("train")
     valid_shard = session.shard("valid")
@@ -295,13 +328,14 @@ def run_loop(settings: LoopSettings, session) -> None:
                 print(f"[train] epoch {epoch_index + 1}/{epochs} step {state.step} loss {loss:.4f} {rate:,.0f} samples/s/worker", flush=True)
             every = settings.checkpoint_every_n_steps
             if every and state.step % every == 0:
-                _report(_placeholder_metrics(settings, state), model, optimizer, state, rank, session)
+                _report(_placeholder_metrics(settings, state), placed, state, rank, session)
 
         batches = batches_of(train_shard, batch_size, True)
-        progress = train_epoch(model, optimizer, batches, state, settings, device, on_step)
+        progress = train_epoch(placed, batches, state, settings, on_step)
         seconds = time.perf_counter() - started
         samples = _sum_across_workers(progress.samples)
-        metrics = evaluate(model, batches_of(valid_shard, batch_size * 4, False), device)
+        inputs = (settings.num_continuous, len(settings.cardinalities))
+        metrics = evaluate(placed, batches_of(valid_shard, batch_size * 4, False), inputs)
         state.epoch, state.batch_in_epoch = epoch_index, 0
         metrics.update(
             epoch=epoch_index + 1,
@@ -310,9 +344,9 @@ def run_loop(settings: LoopSettings, session) -> None:
             samples_per_s=samples / max(seconds, 1e-9),
             resumes=len(state.resumed_from_steps),
             resumed_from_step=state.resumed_from_steps[-1] if state.resumed_from_steps else -1,
-            num_params=num_params,
+            num_params=placed.num_params,
         )
         if rank == 0:
             bayes = f" (Bayes AUC {metrics['bayes_auc']:.4f})" if "bayes_auc" in metrics else ""
             print(f"[train] epoch {epoch_index + 1}/{epochs}: auc {metrics['auc']:.4f}{bayes} logloss {metrics['logloss']:.4f} {metrics['samples_per_s']:,.0f} samples/s", flush=True)
-        _report(metrics, model, optimizer, state, rank, session, save=settings.checkpoint_every_epoch)
+        _report(metrics, placed, state, rank, session, save=settings.checkpoint_every_epoch)

@@ -117,8 +117,11 @@ class TuneTrialSession:
         return 0
 
     def prepare(self, model: torch.nn.Module) -> tuple[torch.nn.Module, torch.device]:
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = self.device()
         return model.to(device), device
+
+    def device(self) -> torch.device:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     def shard(self, name: str):
         import ray.train

@@ -37,6 +37,7 @@ def _worker(rank: int, init_file: str, out: str) -> None:
 
     from framework.models import build_model, validate_model_config
     from framework.train.loop import evaluate
+    from framework.train.placed_model import plain_placement
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
@@ -44,7 +45,7 @@ def _worker(rank: int, init_file: str, out: str) -> None:
     model = build_model(config, 4, CARDINALITIES, seed=0)
     assert list(model.buffers()), "the check needs a model with buffers (DDP broadcasts them in forward)"
     ddp = torch.nn.parallel.DistributedDataParallel(model)
-    metrics = evaluate(ddp, _batches(rank), torch.device("cpu"))
+    metrics = evaluate(plain_placement(ddp, None), _batches(rank))
     with torch.no_grad():
         reference = [torch.sigmoid(model(b["continuous"], b["categorical"])).double() for b in _batches(0)]
     with open(out, "w") as handle:

@@ -15,6 +15,7 @@ from framework.train.checkpoint import TrainingState, load_checkpoint, save_chec
 from framework.train.config import ScalingSection
 from framework.train.evaluation import gather_predictions, validation_metrics
 from framework.train.loop import LoopSettings, lr_factor, make_optimizer, train_epoch
+from framework.train.placed_model import plain_placement
 from framework.train.trainer import _torch_config, scaling_config_kwargs
 
 SMALL = "jobs/configs/train_small.yaml"
@@ -108,7 +109,8 @@ def test_train_epoch_totals_match_a_plain_torch_replay():
     replay = _TwoInputLinear()
     replay.load_state_dict(model.state_dict())
     state = TrainingState()
-    epoch = train_epoch(model, make_optimizer(model, optim), batches, state, settings, torch.device("cpu"), lambda _: None)
+    placed = plain_placement(model, make_optimizer(model, optim))
+    epoch = train_epoch(placed, batches, state, settings, lambda _: None)
 
     replay_optimizer = torch.optim.SGD(replay.parameters(), lr=0.1)
     losses = []

@@ -1,0 +1,205 @@
+"""TorchRec behind `scaling.embeddings`: a model's `EmbeddingTables` sharded with DistributedModelParallel.
+
+Only framework.train imports this module (and only for sharded placements), so scoring and serving
+never import TorchRec or FBGEMM. Each `EmbeddingTables` of the model gets its lookup replaced by one
+`EmbeddingBagCollection` (one table per categorical input, FBGEMM's table-batched fused kernel); DMP
+shards the collections by a plan and wraps the rest of the model in DDP.
+
+Example (inside a worker with a process group):
+    >>> sharded = shard_model(model, settings, device, world_size=2)     # doctest: +SKIP
+    >>> logits = sharded.model(continuous, categorical)                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from framework.models import EmbeddingTables, TableSpec, embedding_tables_of
+from framework.models._embeddings import initial_rows
+from framework.train.embeddings import EmbeddingSettings, EmbeddingsDoNotFit, device_memory_budget
+
+__all__ = ["ShardedModel", "LocalShard", "shard_model", "local_shards", "table_key"]
+
+
+def table_key(path: str, spec: TableSpec) -> str:
+    """A table's name across the whole model: `<module path>.<j>`, its plain state-dict prefix."""
+    return f"{path}.{spec.name[1:]}" if path else spec.name[1:]
+
+
+def _collection_name(path: str, spec: TableSpec) -> str:
+    return f"{path.replace('.', '_')}__{spec.name}"
+
+
+class ShardedLookup(nn.Module):
+    """categorical [B, k] -> [B, k, D] through one EmbeddingBagCollection (one id per row and table)."""
+
+    def __init__(self, path: str, specs: list[TableSpec]):
+        super().__init__()
+        import torchrec
+
+        self.path, self.specs = path, specs
+        self.features = [f"{_collection_name(path, spec)}_ids" for spec in specs]
+        tables = [
+            torchrec.EmbeddingBagConfig(name=_collection_name(path, spec), embedding_dim=spec.dim,
+                                        num_embeddings=spec.rows, feature_names=[feature],
+                                        pooling=torchrec.PoolingType.SUM)
+            for spec, feature in zip(specs, self.features)
+        ]
+        self.collection = torchrec.EmbeddingBagCollection(tables=tables, device=torch.device("meta"))
+
+    def forward(self, categorical: torch.Tensor) -> torch.Tensor:
+        from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
+
+        batch, count = categorical.shape
+        lengths = torch.ones(batch * count, dtype=torch.int32, device=categorical.device)
+        ids = KeyedJaggedTensor.from_lengths_sync(keys=self.features, values=categorical.t().reshape(-1), lengths=lengths)
+        pooled = self.collection(ids)
+        pooled = pooled.wait() if hasattr(pooled, "wait") else pooled
+        if list(pooled.keys()) != self.features:
+            return torch.stack([pooled[feature] for feature in self.features], dim=1)
+        return pooled.values().view(batch, count, -1)
+
+
+@dataclass
+class ShardedModel:
+    """The DMP-wrapped model, its dense parameters (for `optim.optimizer`) and the fused table optimizer."""
+
+    model: nn.Module
+    dense_parameters: list[tuple[str, nn.Parameter]]
+    fused_optimizer: object
+    plan_text: str
+
+
+@dataclass(frozen=True)
+class LocalShard:
+    """One piece of a table (or of its optimizer state) that this worker holds.
+
+    `table` is the plain state-dict prefix (`inputs.embeddings.3`), `tensor` is `weight` or the
+    optimizer state's name; offsets and sizes are in the whole tensor's coordinates. A row-wise
+    optimizer state (1-D) belongs to the weight piece whose columns are `columns`."""
+
+    table: str
+    tensor: str
+    offsets: tuple[int, ...]
+    sizes: tuple[int, ...]
+    data: torch.Tensor
+    columns: tuple[int, int] | None = None
+
+
+_FUSED_OPTIMIZERS = {"rowwise_adagrad": "EXACT_ROWWISE_ADAGRAD", "adagrad": "EXACT_ADAGRAD", "adam": "ADAM", "sgd": "EXACT_SGD"}
+
+
+def _sharder(optimizer: dict):
+    from fbgemm_gpu.split_embedding_configs import EmbOptimType
+    from torchrec.distributed.embeddingbag import EmbeddingBagCollectionSharder
+    from torchrec.distributed.types import ShardingType
+
+    class Sharder(EmbeddingBagCollectionSharder):
+        # TorchRec offers row-wise sharding on CUDA only; its all-to-all and reduce-scatter run on gloo too.
+        def sharding_types(self, compute_device_type: str) -> list[str]:
+            return [ShardingType.TABLE_WISE.value, ShardingType.ROW_WISE.value, ShardingType.COLUMN_WISE.value]
+
+    fused = {"optimizer": getattr(EmbOptimType, _FUSED_OPTIMIZERS[optimizer["optimizer"]]),
+             "learning_rate": optimizer["lr"], "eps": optimizer["eps"], "weight_decay": optimizer["weight_decay"]}
+    return Sharder(fused_params=fused)
+
+
+def _constraints(settings: EmbeddingSettings, lookups: list[ShardedLookup], world_size: int) -> dict:
+    from torchrec.distributed.planner import ParameterConstraints
+
+    allowed = ["table_wise", "row_wise", "column_wise"] if settings.placement == "auto" else [settings.placement]
+    constraints = {}
+    for lookup in lookups:
+        for spec in lookup.specs:
+            # column-wise shards need a width divisible by 4: split the columns across the workers where possible
+            partition = max(4, spec.dim // max(world_size, 1) // 4 * 4)
+            constraints[_collection_name(lookup.path, spec)] = ParameterConstraints(
+                sharding_types=allowed, compute_kernels=["fused"], min_partition=partition)
+    return constraints
+
+
+def _plan(model: nn.Module, settings: EmbeddingSettings, lookups, sharder, device: torch.device, world_size: int):
+    import torch.distributed as dist
+    from torchrec.distributed.planner import EmbeddingShardingPlanner, Topology
+    from torchrec.distributed.planner.storage_reservations import HeuristicalStorageReservation
+    from torchrec.distributed.planner.types import PlannerError
+
+    budget = settings.memory_per_worker
+    if budget is None and device.type == "cuda":
+        budget = device_memory_budget(device)
+    caps = {"hbm_cap": budget} if device.type == "cuda" else {"ddr_cap": budget}
+    topology = Topology(world_size=world_size, compute_device=device.type, **{k: v for k, v in caps.items() if v})
+    planner = EmbeddingShardingPlanner(
+        topology=topology, constraints=_constraints(settings, lookups, world_size),
+        storage_reservation=HeuristicalStorageReservation(percentage=0.02),
+    )
+    try:
+        return planner.collective_plan(model, [sharder], dist.GroupMember.WORLD)
+    except PlannerError as error:
+        raise EmbeddingsDoNotFit(
+            f"scaling.embeddings={settings.placement}: TorchRec's planner found no placement of the tables within "
+            f"{budget} bytes per worker on {world_size} worker(s): {str(error).splitlines()[0][:400]}; change "
+            "scaling.num_workers, scaling.memory_per_worker or the tables' sizes"
+        ) from None
+
+
+def shard_model(model: nn.Module, settings: EmbeddingSettings, device: torch.device, world_size: int) -> ShardedModel:
+    """Replace every EmbeddingTables lookup with a TorchRec collection, then shard it with DMP.
+
+    The model was built with its tables on the meta device (`tables_on_meta`); each worker fills
+    the rows it owns with the same initial values the plain tables would have."""
+    from torchrec.distributed.model_parallel import DistributedModelParallel
+    from torchrec.optim.optimizers import in_backward_optimizer_filter
+
+    components = embedding_tables_of(model)
+    lookups = []
+    for path, tables in components:
+        lookup = ShardedLookup(path, tables.specs)
+        tables.replace_lookup(lookup)
+        lookups.append(lookup)
+    sharder = _sharder(settings.optimizer)
+    plan = _plan(model, settings, lookups, sharder, device, world_size)
+    sharded = DistributedModelParallel(model, device=device, plan=plan, sharders=[sharder])
+    seeds = {path: tables.init_seed for path, tables in components}
+    for shard in local_shards(sharded, components, optimizer_state=False):
+        index = int(shard.table.rsplit(".", 1)[1])
+        path = shard.table.rsplit(".", 1)[0]
+        spec = dict(components)[path].specs[index]
+        rows = initial_rows(seeds[path], index, spec.rows, spec.dim,
+                            (shard.offsets[0], shard.offsets[0] + shard.sizes[0]),
+                            (shard.offsets[1], shard.offsets[1] + shard.sizes[1]))
+        shard.data.copy_(rows.to(shard.data.device))
+    dense = list(in_backward_optimizer_filter(sharded.named_parameters()))
+    return ShardedModel(sharded, dense, sharded.fused_optimizer, str(plan))
+
+
+def local_shards(sharded: nn.Module, components, optimizer_state: bool = True) -> Iterator[LocalShard]:
+    """Every piece of a table (and of its fused optimizer state) held by this worker, as views."""
+    names = {_collection_name(path, spec): table_key(path, spec) for path, tables in components for spec in tables.specs}
+    weight_columns: dict[str, list[tuple[int, int]]] = {}
+    for key, value in sharded.state_dict().items():
+        name = key.rsplit(".", 2)[-2] if key.endswith(".weight") else None
+        if name in names and hasattr(value, "local_shards"):
+            for piece in _pieces(names[name], "weight", value):
+                weight_columns.setdefault(piece.table, []).append((piece.offsets[1], piece.offsets[1] + piece.sizes[1]))
+                yield piece
+    if not optimizer_state:
+        return
+    for values in sharded.fused_optimizer.state_dict()["state"].values():
+        for state_name, value in values.items():
+            name, _, kind = state_name.rpartition(".")
+            if name in names and hasattr(value, "local_shards"):
+                for number, piece in enumerate(_pieces(names[name], kind, value)):
+                    # TorchRec lists a table's state pieces in the order of its weight pieces
+                    columns = weight_columns[piece.table][number] if len(piece.sizes) == 1 else None
+                    yield LocalShard(piece.table, kind, piece.offsets, piece.sizes, piece.data, columns)
+
+
+def _pieces(table: str, tensor: str, sharded_tensor) -> Iterator[LocalShard]:
+    for shard in sharded_tensor.local_shards():
+        meta = shard.metadata
+        yield LocalShard(table, tensor, tuple(meta.shard_offsets), tuple(meta.shard_sizes), shard.tensor)
