@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from framework.errors import ArtifactError
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "MANIFEST", "WEIGHTS", "METRICS", "LINEAGE", "CONTRACT", "PIPELINE_DIR",
+    "FORMAT", "FORMAT_VERSION", "MANIFEST", "WEIGHTS", "WEIGHTS_FILE_BYTES", "weight_file_names", "METRICS", "LINEAGE", "CONTRACT", "PIPELINE_DIR",
     "sha256_file", "local_directory", "member_path", "check_members_inside", "bundle_files", "json_ready", "read_json",
     "write_bytes",
 ]
@@ -30,6 +31,10 @@ FORMAT = "raylane.model_bundle"
 FORMAT_VERSION = 1
 MANIFEST = "model.json"
 WEIGHTS = "model.safetensors"
+# Weights past this size go on in model-00002-of-0000N.safetensors, ...: large embedding tables stay
+# in files that storage systems and safetensors' readers handle comfortably.
+WEIGHTS_FILE_BYTES = 2 * 2**30
+_MORE_WEIGHTS = re.compile(r"^model-(\d{5})-of-(\d{5})\.safetensors$")
 METRICS = "metrics.json"
 LINEAGE = "lineage.json"
 CONTRACT = "contract.yaml"
@@ -113,3 +118,13 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ArtifactError(f"{path}: not valid JSON ({error})") from None
+
+
+def weight_file_names(listed) -> list[str]:
+    """The weight files among a manifest's files: model.safetensors first, then the numbered rest."""
+    more = sorted(name for name in listed if _MORE_WEIGHTS.match(name))
+    return [WEIGHTS, *more]
+
+
+def numbered_weight_file(number: int, count: int) -> str:
+    return f"model-{number:05d}-of-{count:05d}.safetensors"

@@ -164,8 +164,30 @@ def save_bundle(
     return target
 
 
+def _weight_groups(weights: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    """The weights in order, cut into groups of at most WEIGHTS_FILE_BYTES (a larger tensor alone)."""
+    groups: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, tensor in weights.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if groups[-1] and size + nbytes > files.WEIGHTS_FILE_BYTES:
+            groups.append({})
+            size = 0
+        groups[-1][key] = tensor
+        size += nbytes
+    return groups
+
+
+def _write_weights(staging: Path, weights: dict[str, torch.Tensor]) -> None:
+    """model.safetensors, then model-00002-of-0000N.safetensors, ... for weights past one file's size."""
+    groups = _weight_groups(weights)
+    for number, group in enumerate(groups, start=1):
+        name = files.WEIGHTS if number == 1 else files.numbered_weight_file(number, len(groups))
+        save_file(group, str(staging / name), metadata={"format": files.FORMAT})
+
+
 def _write_contents(staging: Path, weights, pipeline, metrics, lineage, contract) -> None:
-    save_file(weights, str(staging / files.WEIGHTS), metadata={"format": files.FORMAT})
+    _write_weights(staging, weights)
     for name, value in ((files.METRICS, metrics), (files.LINEAGE, lineage)):
         text = json.dumps(files.json_ready(dict(value), name), indent=2, allow_nan=False, sort_keys=True)
         files.write_bytes(staging / name, (text + "\n").encode("utf-8"))
@@ -178,7 +200,7 @@ def _write_contents(staging: Path, weights, pipeline, metrics, lineage, contract
 def _write_documents(staging: Path, documents: Mapping[str, Mapping[str, Any] | str]) -> None:
     reserved = {files.MANIFEST, files.WEIGHTS, files.METRICS, files.LINEAGE, files.CONTRACT, files.PIPELINE_DIR}
     for name, content in documents.items():
-        if name in reserved or "/" in name or name.startswith(".") or not name:
+        if name in reserved or name.startswith("model-") or "/" in name or name.startswith(".") or not name:
             raise ArtifactError(f"bundle document {name!r}: expected a plain file name other than {sorted(reserved)}")
         if isinstance(content, str):
             data = content.encode("utf-8")

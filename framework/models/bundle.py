@@ -2,7 +2,8 @@
 
 A bundle directory holds:
 
-    model.safetensors   the weights (state dict of the unwrapped model)
+    model.safetensors   the weights (state dict of the unwrapped model, embedding tables whole); a
+                        large model goes on in model-00002-of-0000N.safetensors, ...
     model.json          format version, model name + hyperparameters, input columns, cardinalities,
                         and the sha256 of every other file in the bundle
     pipeline/           the fitted FeaturePipeline artifact (only if one was given)
@@ -162,15 +163,17 @@ def _load_model(root: Path, manifest: _Manifest) -> tuple[ModelConfig, nn.Module
         model = build_model(config, len(manifest.inputs.continuous_columns), manifest.inputs.cardinalities)
     except ConfigError as error:
         raise ArtifactError(f"{where}: cannot rebuild the model: {error}") from None
-    weights_path = files.member_path(root, files.WEIGHTS)
-    try:
-        weights = load_file(str(weights_path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ArtifactError(f"{weights_path}: not a readable safetensors file ({error})") from None
+    weights = {}
+    for name in files.weight_file_names(manifest.files):
+        weights_path = files.member_path(root, name)
+        try:
+            weights.update(load_file(str(weights_path), device="cpu"))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise ArtifactError(f"{weights_path}: not a readable safetensors file ({error})") from None
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as error:
-        raise ArtifactError(f"{weights_path}: weights do not fit the model in {files.MANIFEST} ({error})") from None
+        raise ArtifactError(f"{root / files.WEIGHTS}: weights do not fit the model in {files.MANIFEST} ({error})") from None
     return config, model.eval()
 
 

@@ -12,6 +12,9 @@ Example (inside a worker with a process group):
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,6 +26,29 @@ from framework.models._embeddings import initial_rows
 from framework.train.embeddings import EmbeddingSettings, EmbeddingsDoNotFit, device_memory_budget
 
 __all__ = ["ShardedModel", "LocalShard", "shard_model", "local_shards", "table_key"]
+
+# TorchRec and FBGEMM log every kernel they load and every table batch they build (FBGEMM on the root
+# logger), and TorchRec warns about its own internals on each step; raylane prints the plan in one line.
+for _name in ("torchrec", "fbgemm_gpu", "torch.fx._symbolic_trace"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", module=r"torchrec(\..*)?$")
+# TorchRec's collectives call torch.distributed APIs that torch 2.13 deprecates, once per step
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.distributed\.c10d_logger$")
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+with _quiet_root_logger():
+    import fbgemm_gpu  # noqa: E402,F401  (logs each library it loads on the root logger)
 
 
 def table_key(path: str, spec: TableSpec) -> str:
@@ -125,7 +151,7 @@ def _constraints(settings: EmbeddingSettings, lookups: list[ShardedLookup], worl
 def _plan(model: nn.Module, settings: EmbeddingSettings, lookups, sharder, device: torch.device, world_size: int):
     import torch.distributed as dist
     from torchrec.distributed.planner import EmbeddingShardingPlanner, Topology
-    from torchrec.distributed.planner.storage_reservations import HeuristicalStorageReservation
+    from torchrec.distributed.planner.storage_reservations import FixedPercentageStorageReservation
     from torchrec.distributed.planner.types import PlannerError
 
     budget = settings.memory_per_worker
@@ -135,7 +161,7 @@ def _plan(model: nn.Module, settings: EmbeddingSettings, lookups, sharder, devic
     topology = Topology(world_size=world_size, compute_device=device.type, **{k: v for k, v in caps.items() if v})
     planner = EmbeddingShardingPlanner(
         topology=topology, constraints=_constraints(settings, lookups, world_size),
-        storage_reservation=HeuristicalStorageReservation(percentage=0.02),
+        storage_reservation=FixedPercentageStorageReservation(percentage=0.02),
     )
     try:
         return planner.collective_plan(model, [sharder], dist.GroupMember.WORLD)
@@ -152,6 +178,21 @@ def shard_model(model: nn.Module, settings: EmbeddingSettings, device: torch.dev
 
     The model was built with its tables on the meta device (`tables_on_meta`); each worker fills
     the rows it owns with the same initial values the plain tables would have."""
+    with _quiet_root_logger(), contextlib.redirect_stdout(_Discard()):
+        return _shard_model(model, settings, device, world_size)
+
+
+class _Discard:
+    """TorchRec's planner prints its estimator's name to stdout."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _shard_model(model: nn.Module, settings: EmbeddingSettings, device: torch.device, world_size: int) -> ShardedModel:
     from torchrec.distributed.model_parallel import DistributedModelParallel
     from torchrec.optim.optimizers import in_backward_optimizer_filter
 

@@ -79,7 +79,7 @@ class EmbeddingOptimSection(StrictModel):
     it updates only the rows a batch touched. `replicated` tables use `optim.optimizer` instead."""
 
     optimizer: Literal["rowwise_adagrad", "adagrad", "adam", "sgd"] = "rowwise_adagrad"
-    lr: float = Field(0.05, gt=0)
+    lr: float = Field(0.02, gt=0)
     eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.0, ge=0)
 

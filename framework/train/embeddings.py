@@ -103,8 +103,7 @@ def require_torchrec(placement: str) -> None:
     if placement == "replicated":
         return
     try:
-        import fbgemm_gpu  # noqa: F401
-        import torchrec  # noqa: F401
+        import framework.train._torchrec  # noqa: F401  (imports FBGEMM and TorchRec, quietly)
     except (ImportError, OSError) as error:
         raise ConfigError(
             f"scaling.embeddings={placement} shards the tables with TorchRec, which does not load here ({error}); "

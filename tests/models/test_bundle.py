@@ -159,3 +159,38 @@ def test_a_ddp_wrapped_model_saves_without_its_prefix(tmp_path):
         dist.destroy_process_group()
     continuous, categorical = bundle_inputs()
     np.testing.assert_array_equal(load_bundle(path).predict_proba(continuous, categorical), _predict(model, continuous, categorical))
+
+
+def test_a_large_model_is_written_across_several_weight_files_and_loads_whole(tmp_path, monkeypatch):
+    from framework.models import _bundle_files
+
+    monkeypatch.setattr(_bundle_files, "WEIGHTS_FILE_BYTES", 256)  # a few tensors per file
+    path, model = save_small_bundle(tmp_path / "bundle", config=SMALL_CONFIGS["dlrm"])
+    parts = sorted(p.name for p in path.glob("model*.safetensors"))
+    assert len(parts) > 2 and parts[0] == "model-00002-of-%05d.safetensors" % len(parts), parts
+    listed = json.loads((path / "model.json").read_text())["files"]
+    assert set(parts) <= set(listed), "every weight file is checksummed"
+    continuous, categorical = bundle_inputs()
+    np.testing.assert_array_equal(load_bundle(path).predict_proba(continuous, categorical), _predict(model, continuous, categorical))
+    (path / parts[1]).write_bytes((path / parts[1]).read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(ArtifactError, match="sha256"):
+        load_bundle(path)
+
+
+def test_loading_and_scoring_a_bundle_imports_neither_torchrec_nor_fbgemm(tmp_path):
+    import subprocess
+    import sys
+
+    path, _ = save_small_bundle(tmp_path / "bundle", config=SMALL_CONFIGS["dlrm"])
+    script = (
+        "import sys, numpy as np\n"
+        "import framework.score, framework.serve\n"
+        "from framework.models import load_bundle\n"
+        "from tests.models.model_fakes import bundle_inputs\n"
+        f"bundle = load_bundle({str(path)!r})\n"
+        "bundle.predict_proba(*bundle_inputs())\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torchrec', 'fbgemm_gpu'))\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 
 from framework.config import load_config
 from framework.data import read_table
@@ -61,6 +61,7 @@ def test_bundle_scores_like_an_independent_reference(reference_run, training_dat
     auc = roc_auc_score(valid["label"].to_numpy(), scores)
     best = json.loads((Path(reference_run.bundle) / "metrics.json").read_text())["best"]
     assert auc == pytest.approx(best["auc"], abs=1e-6), "the bundle must score as the best checkpoint did"
+    assert log_loss(valid["label"].to_numpy(), scores) == pytest.approx(best["logloss"], abs=1e-5)
 
 
 def test_a_killed_worker_resumes_from_the_checkpoint(ray_cluster, data_overrides, tmp_path, reference_run):
@@ -124,3 +125,18 @@ def test_transforming_in_the_workers_trains_the_same_model(ray_cluster, data_ove
         assert torch.equal(weights["workers"][name], expected), name
     assert runs["workers"].metrics["auc"] == runs["tasks"].metrics["auc"]
     assert runs["workers"].metrics["valid_rows"] == runs["tasks"].metrics["valid_rows"] == 60_000
+
+
+def test_a_rerun_on_fewer_workers_and_another_placement_resumes_the_sharded_run(ray_cluster, data_overrides, tmp_path):
+    """1 epoch row-wise on 2 workers, then the same run.name with optim.epochs=2 on 1 worker, table-wise:
+    the second run resumes from the first's checkpoint, each worker reading only the pieces it now holds."""
+    first = run_training(_config(data_overrides, tmp_path, "reshard", "registry.name=null", "optim.epochs=1",
+                                 "scaling.embeddings=row_wise"))
+    pieces = sorted(p.name for p in (tmp_path / "reshard").glob("checkpoint_*/embeddings-*.json"))
+    assert pieces == ["embeddings-00000.json", "embeddings-00001.json"], pieces
+    second = run_training(_config(data_overrides, tmp_path, "reshard", "registry.name=null", "optim.epochs=2",
+                                  "scaling.num_workers=1", "scaling.embeddings=table_wise"))
+    last = second.metrics
+    assert last["epoch"] == 2 and last["resumes"] == 1
+    assert last["resumed_from_step"] == first.metrics["step"], "the second epoch starts from the first's checkpoint"
+    assert last["auc"] > first.metrics["bayes_auc"] - 0.05
