@@ -76,6 +76,7 @@ class ShardedLookup(nn.Module):
             for spec, feature in zip(specs, self.features)
         ]
         self.collection = torchrec.EmbeddingBagCollection(tables=tables, device=torch.device("meta"))
+        self._orders: dict[tuple[str, ...], torch.Tensor | None] = {}
 
     def forward(self, categorical: torch.Tensor) -> torch.Tensor:
         from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
@@ -85,9 +86,18 @@ class ShardedLookup(nn.Module):
         ids = KeyedJaggedTensor.from_lengths_sync(keys=self.features, values=categorical.t().reshape(-1), lengths=lengths)
         pooled = self.collection(ids)
         pooled = pooled.wait() if hasattr(pooled, "wait") else pooled
-        if list(pooled.keys()) != self.features:
-            return torch.stack([pooled[feature] for feature in self.features], dim=1)
-        return pooled.values().view(batch, count, -1)
+        embedded = pooled.values().view(batch, count, -1)
+        order = self._order(tuple(pooled.keys()))
+        # A sharded collection groups its outputs by shard, not in feature order: one gather puts them
+        # back (slicing each table's columns out would cost a full-size gradient buffer per table).
+        return embedded if order is None else embedded.index_select(1, order.to(embedded.device))
+
+    def _order(self, keys: tuple[str, ...]) -> torch.Tensor | None:
+        if keys not in self._orders:
+            position = {key: index for index, key in enumerate(keys)}
+            order = [position[feature] for feature in self.features]
+            self._orders[keys] = None if order == list(range(len(order))) else torch.tensor(order)
+        return self._orders[keys]
 
 
 @dataclass

@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 SHARDED_PLACEMENTS = ("table_wise", "row_wise", "column_wise")
+# `auto` replicates tables holding at most this many rows per id that a step looks up (global batch x tables).
+REPLICATE_ROWS_PER_LOOKUP = 2
 # Host memory a CPU worker may give its tables: the rest goes to the dense model, batches and Ray.
 HOST_MEMORY_FRACTION = 0.6
 # GPU memory the tables may take: the rest goes to activations, the dense part and the allocator.
@@ -120,9 +122,16 @@ def check_optimizer_device(optimizer: str, placement: str, use_gpu: bool) -> Non
         )
 
 
-def effective_placement(setting: str, specs: Sequence[TableSpec]) -> str:
-    """`replicated` when the model declares no tables (a user model embedding on its own)."""
-    return "replicated" if not specs else setting
+def effective_placement(setting: str, specs: Sequence[TableSpec], global_batch: int) -> str:
+    """The placement a run uses: `replicated` for a model that declares no tables (it embeds on its
+    own); for `auto`, also when the tables are small: at most `REPLICATE_ROWS_PER_LOOKUP` rows per id
+    a step looks up, where DDP's dense all-reduce and Adam over every row cost less than TorchRec's
+    all-to-alls and sharded lookups (measured in benchmarks/embeddings.py)."""
+    if not specs:
+        return "replicated"
+    if setting == "auto" and sum(spec.rows for spec in specs) <= REPLICATE_ROWS_PER_LOOKUP * global_batch * len(specs):
+        return "replicated"
+    return setting
 
 
 def check_fits(specs: Sequence[TableSpec], placement: str, *, workers: int, budget: int | None,
@@ -198,11 +207,8 @@ def settings_for_run(cfg, schema, workers: int, use_gpu: bool, log=print) -> Emb
     `workers` is the fewest the run may have (elastic runs: the minimum)."""
     names = tuple(schema.categorical)
     specs = declared_tables(cfg.model, len(schema.continuous), list(schema.categorical.values()))
-    placement = effective_placement(cfg.scaling.embeddings, specs)
-    if placement != cfg.scaling.embeddings:
-        log(f"scaling.embeddings={cfg.scaling.embeddings}: model {cfg.model['name']} declares no EmbeddingTables, "
-            "so its tables are replicated (see framework.models.EmbeddingTables to shard them)")
     budget = worker_memory_budget(cfg.scaling.memory_per_worker, use_gpu, workers)
+    placement = _placement_for_run(cfg, specs, workers, budget, log)
     optimizer = cfg.optim.embeddings.model_dump()
     check_optimizer_device(optimizer["optimizer"], placement, use_gpu)
     require_torchrec(placement)
@@ -210,9 +216,28 @@ def settings_for_run(cfg, schema, workers: int, use_gpu: bool, log=print) -> Emb
                         dense_optimizer=cfg.optim.optimizer, input_names=names)
     if specs:
         total = sum(spec.weight_bytes for spec in specs)
+        if cfg.scaling.embeddings == "auto":
+            placement_name = "auto: " + (f"replicated (small tables: at most {REPLICATE_ROWS_PER_LOOKUP} rows per id a step "
+                                         "looks up)" if placement == "replicated" else "TorchRec's planner")
+        else:
+            placement_name = placement
         how = "replicated on every worker, optim.optimizer" if placement == "replicated" else \
             f"sharded by TorchRec, fused {optimizer['optimizer']} lr {optimizer['lr']:g}"
         room = f" of {_gib(budget)}" if budget else ""
-        log(f"embedding tables: {len(specs)} ({total / 2**20:,.1f} MiB of weights), {placement}: {how}; "
+        log(f"embedding tables: {len(specs)} ({total / 2**20:,.1f} MiB of weights), {placement_name}: {how}; "
             f"{needed / 2**20:,.1f} MiB per worker{room}")
     return EmbeddingSettings(placement, optimizer, budget, names)
+
+
+def _placement_for_run(cfg, specs, workers: int, budget: int | None, log) -> str:
+    placement = effective_placement(cfg.scaling.embeddings, specs, cfg.optim.batch_size * max(workers, 1))
+    if not specs and cfg.scaling.embeddings != "replicated":
+        log(f"scaling.embeddings={cfg.scaling.embeddings}: model {cfg.model['name']} declares no EmbeddingTables, "
+            "so its tables are replicated (see framework.models.EmbeddingTables to shard them)")
+    elif placement == "replicated" and cfg.scaling.embeddings == "auto":
+        try:  # small tables are replicated only where they fit; else TorchRec's planner shards them
+            check_fits(specs, "replicated", workers=max(workers, 1), budget=budget, embedding_optimizer="sgd",
+                       dense_optimizer=cfg.optim.optimizer)
+        except EmbeddingsDoNotFit:
+            return "auto"
+    return placement

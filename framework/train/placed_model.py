@@ -53,6 +53,7 @@ class PlacedModel:
     num_params: int = 0
     owns_process_group: bool = False
     plan_text: str = ""
+    _lr_factor: float | None = None
 
     @property
     def sharded(self) -> bool:
@@ -87,7 +88,8 @@ class PlacedModel:
         """The schedule's factor applied to both learning rates (dense `optim.lr`, tables `optim.embeddings.lr`)."""
         for group in self.optimizer.param_groups:
             group["lr"] = optim["lr"] * factor
-        if self.fused_optimizer is not None:
+        if self.fused_optimizer is not None and factor != self._lr_factor:
+            self._lr_factor = factor
             for group in self.fused_optimizer.param_groups:
                 group["lr"] = optim["embeddings"]["lr"] * factor
             self.fused_optimizer.step()  # a fused optimizer only applies its lr in step(); the update is in backward

@@ -64,10 +64,11 @@ def test_bundle_scores_like_an_independent_reference(reference_run, training_dat
     assert log_loss(valid["label"].to_numpy(), scores) == pytest.approx(best["logloss"], abs=1e-5)
 
 
-def test_a_killed_worker_resumes_from_the_checkpoint(ray_cluster, data_overrides, tmp_path, reference_run):
+def test_a_killed_worker_resumes_from_the_sharded_checkpoint(ray_cluster, data_overrides, tmp_path, reference_run):
     steps_per_epoch = reference_run.metrics["step"] // EPOCHS
     kill_at = steps_per_epoch + steps_per_epoch // 2  # mid-way through the second epoch
-    cfg = _config(data_overrides, tmp_path, "killed-worker", "registry.name=null")
+    # sharded: each worker checkpoints its own shards, and the restarted group reads them back
+    cfg = _config(data_overrides, tmp_path, "killed-worker", "registry.name=null", "scaling.embeddings=row_wise")
     # killed once the epoch-1 checkpoint is registered, not merely reported (see loop._maybe_fail)
     registered = {"run_directory": str(tmp_path / "killed-worker"), "count": 1}
     fault = {"step": kill_at, "marker": str(tmp_path / "fired"), "after_checkpoints": registered}
