@@ -166,3 +166,31 @@ def test_a_bundle_from_a_sharded_checkpoint_scores_as_the_live_model(tmp_path):
     batch = harness.global_batches(99, 1)[0]
     scores = bundle.predict_proba(batch["continuous"].numpy(), batch["categorical"].numpy())
     assert scores.tolist() == pytest.approx(live, abs=1e-5)
+
+
+def test_auto_replicates_small_tables_and_shards_large_ones():
+    from framework.models import TableSpec
+    from framework.train.embeddings import effective_placement
+
+    small = [TableSpec(f"t{j}", 3000, 16) for j in range(4)]  # 12k rows, 4 x 2048 ids looked up a step
+    large = [TableSpec(f"t{j}", 5_000_000, 16) for j in range(4)]
+    assert effective_placement("auto", small, global_batch=2048) == "replicated"
+    assert effective_placement("auto", large, global_batch=2048) == "auto"
+    assert effective_placement("row_wise", small, global_batch=2048) == "row_wise", "an explicit placement is kept"
+    assert effective_placement("table_wise", [], global_batch=2048) == "replicated", "no declared tables: replicated"
+
+
+def test_a_user_model_without_embedding_tables_trains_replicated_and_is_told_so(tmp_path):
+    from framework.config import load_config
+    from framework.train.embeddings import settings_for_run
+
+    class Schema:
+        continuous = {"a": 0, "b": 0}
+        categorical = {"c": 10, "d": 7}
+
+    _, cfg = load_config("jobs/configs/train_small.yaml", [
+        "model={name: tests.models.user_model:TinyModel}", "scaling.embeddings=row_wise", "scaling.memory_per_worker=1GiB"])
+    lines = []
+    settings = settings_for_run(cfg, Schema(), workers=2, use_gpu=False, log=lines.append)
+    assert settings.placement == "replicated" and not settings.sharded
+    assert any("declares no EmbeddingTables" in line for line in lines), lines

@@ -27,6 +27,7 @@ from framework.models import build_model, load_bundle, validate_model_config
 from framework.tune import retrain_best, run_sweep
 from framework.tune.space import trial_train_dict
 from framework.tune.study import INTERRUPTED_KEY, finished_count
+from framework.config import load_config
 from tests.tune.conftest import SMALL, data_overrides, sweep_config
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -185,6 +186,22 @@ def test_trials_with_ray_train_workers_report_every_epoch(ray_cluster, sweep_dat
     run_dir = result.sweep_dir / "trials" / f"train-{trial.user_attrs['tune_trial_id']}"
     assert any(run_dir.glob("checkpoint_*")), f"Ray Train checkpoints under {run_dir}"
     assert result.summary["best"]["values"]["auc"] == pytest.approx(trial.user_attrs["metrics"]["auc"])
+
+
+@pytest.mark.parametrize("workers_per_trial", [0, 1])
+def test_trials_train_with_sharded_tables(ray_cluster, sweep_data, tmp_path, workers_per_trial):
+    """In-process trials (a one-member process group) and Ray Train trials both shard with TorchRec."""
+    overrides = data_overrides(sweep_data, "optim.epochs=1", "scaling.embeddings=table_wise")
+    cfg = load_config(SMALL, [overrides, "run.name=sharded", f"run.storage_path={tmp_path}", "num_samples=2",
+                              "scheduler=none", "sampler={name: random, seed: 0}", f"resources.workers_per_trial={workers_per_trial}"],
+                      kind="sweep")[1]
+    result = run_sweep(cfg, log=lambda line: None)
+    trials = _counted(_study(cfg))
+    assert len(trials) == 2 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert all(t.user_attrs["metrics"]["auc"] > 0.6 for t in trials), [t.user_attrs["metrics"] for t in trials]
+    if workers_per_trial:
+        shards = list((result.sweep_dir / "trials").glob("train-*/checkpoint_*/embeddings-00000.json"))
+        assert len(shards) == 2, "each trial's Ray Train worker wrote its shards"
 
 
 KILLED = ("num_samples=4", "max_concurrent_trials=2", "sampler={name: random, seed: 0}", "scheduler=none")
