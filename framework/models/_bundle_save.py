@@ -201,7 +201,8 @@ def _write_documents(staging: Path, documents: Mapping[str, Mapping[str, Any] | 
     reserved = {files.MANIFEST, files.WEIGHTS, files.METRICS, files.LINEAGE, files.CONTRACT, files.PIPELINE_DIR}
     for name, content in documents.items():
         if name in reserved or name.startswith("model-") or "/" in name or name.startswith(".") or not name:
-            raise ArtifactError(f"bundle document {name!r}: expected a plain file name other than {sorted(reserved)}")
+            raise ArtifactError(f"bundle document {name!r}: expected a plain file name other than {sorted(reserved)} "
+                                "and model-*.safetensors")
         if isinstance(content, str):
             data = content.encode("utf-8")
         else:

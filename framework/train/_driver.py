@@ -132,7 +132,7 @@ def build_trainer(
     workers = scaling["num_workers"]
     max_workers = max(workers[1] if isinstance(workers, tuple) else workers, 1)
     min_workers = max(workers[0] if isinstance(workers, tuple) else workers, 1)
-    embeddings = settings_for_run(cfg, schema, min_workers, scaling["use_gpu"], log=_log)
+    embeddings = settings_for_run(cfg, schema, min_workers, scaling["use_gpu"], log=_log, most_workers=max_workers)
     settings = LoopSettings(
         model_config=cfg.model,
         num_continuous=len(schema.continuous),

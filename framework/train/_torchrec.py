@@ -23,9 +23,9 @@ from torch import nn
 
 from framework.models import EmbeddingTables, TableSpec, embedding_tables_of
 from framework.models._embeddings import initial_rows
-from framework.train.embeddings import EmbeddingSettings, EmbeddingsDoNotFit, device_memory_budget
+from framework.train.embeddings import EmbeddingSettings, EmbeddingsDoNotFit, resolve_budget
 
-__all__ = ["ShardedModel", "LocalShard", "shard_model", "local_shards", "table_key"]
+__all__ = ["ShardedModel", "LocalShard", "shard_model", "local_shards"]
 
 # TorchRec and FBGEMM log every kernel they load and every table batch they build (FBGEMM on the root
 # logger), and TorchRec warns about its own internals on each step; raylane prints the plan in one line.
@@ -49,11 +49,6 @@ def _quiet_root_logger():
 
 with _quiet_root_logger():
     import fbgemm_gpu  # noqa: E402,F401  (logs each library it loads on the root logger)
-
-
-def table_key(path: str, spec: TableSpec) -> str:
-    """A table's name across the whole model: `<module path>.<j>`, its plain state-dict prefix."""
-    return f"{path}.{spec.name[1:]}" if path else spec.name[1:]
 
 
 def _collection_name(path: str, spec: TableSpec) -> str:
@@ -124,6 +119,8 @@ class LocalShard:
     sizes: tuple[int, ...]
     data: torch.Tensor
     columns: tuple[int, int] | None = None
+    component: str = ""  # the EmbeddingTables' module path
+    index: int = 0  # the table's index in it
 
 
 _FUSED_OPTIMIZERS = {"rowwise_adagrad": "EXACT_ROWWISE_ADAGRAD", "adagrad": "EXACT_ADAGRAD", "adam": "ADAM", "sgd": "EXACT_SGD"}
@@ -139,8 +136,12 @@ def _sharder(optimizer: dict):
         def sharding_types(self, compute_device_type: str) -> list[str]:
             return [ShardingType.TABLE_WISE.value, ShardingType.ROW_WISE.value, ShardingType.COLUMN_WISE.value]
 
+    from fbgemm_gpu.split_table_batched_embeddings_ops_training import WeightDecayMode
+
     fused = {"optimizer": getattr(EmbOptimType, _FUSED_OPTIMIZERS[optimizer["optimizer"]]),
-             "learning_rate": optimizer["lr"], "eps": optimizer["eps"], "weight_decay": optimizer["weight_decay"]}
+             "learning_rate": optimizer["lr"], "eps": optimizer["eps"], "weight_decay": optimizer["weight_decay"],
+             # FBGEMM ignores weight_decay unless told how to apply it
+             "weight_decay_mode": WeightDecayMode.L2 if optimizer["weight_decay"] > 0 else WeightDecayMode.NONE}
     return Sharder(fused_params=fused)
 
 
@@ -164,9 +165,7 @@ def _plan(model: nn.Module, settings: EmbeddingSettings, lookups, sharder, devic
     from torchrec.distributed.planner.storage_reservations import FixedPercentageStorageReservation
     from torchrec.distributed.planner.types import PlannerError
 
-    budget = settings.memory_per_worker
-    if budget is None and device.type == "cuda":
-        budget = device_memory_budget(device)
+    budget = resolve_budget(settings.memory_per_worker, device)
     caps = {"hbm_cap": budget} if device.type == "cuda" else {"ddr_cap": budget}
     topology = Topology(world_size=world_size, compute_device=device.type, **{k: v for k, v in caps.items() if v})
     planner = EmbeddingShardingPlanner(
@@ -178,7 +177,8 @@ def _plan(model: nn.Module, settings: EmbeddingSettings, lookups, sharder, devic
     except PlannerError as error:
         raise EmbeddingsDoNotFit(
             f"scaling.embeddings={settings.placement}: TorchRec's planner found no placement of the tables within "
-            f"{budget} bytes per worker on {world_size} worker(s): {str(error).splitlines()[0][:400]}; change "
+            f"{f'{budget:,} bytes' if budget else 'its default memory'} per worker on {world_size} worker(s): "
+            f"{str(error).splitlines()[0][:400]}; change "
             "scaling.num_workers, scaling.memory_per_worker or the tables' sizes"
         ) from None
 
@@ -215,12 +215,11 @@ def _shard_model(model: nn.Module, settings: EmbeddingSettings, device: torch.de
     sharder = _sharder(settings.optimizer)
     plan = _plan(model, settings, lookups, sharder, device, world_size)
     sharded = DistributedModelParallel(model, device=device, plan=plan, sharders=[sharder])
-    seeds = {path: tables.init_seed for path, tables in components}
+    by_path = dict(components)
     for shard in local_shards(sharded, components, optimizer_state=False):
-        index = int(shard.table.rsplit(".", 1)[1])
-        path = shard.table.rsplit(".", 1)[0]
-        spec = dict(components)[path].specs[index]
-        rows = initial_rows(seeds[path], index, spec.rows, spec.dim,
+        tables = by_path[shard.component]
+        spec = tables.specs[shard.index]
+        rows = initial_rows(tables.init_seed, shard.index, spec.rows, spec.dim,
                             (shard.offsets[0], shard.offsets[0] + shard.sizes[0]),
                             (shard.offsets[1], shard.offsets[1] + shard.sizes[1]))
         shard.data.copy_(rows.to(shard.data.device))
@@ -230,27 +229,35 @@ def _shard_model(model: nn.Module, settings: EmbeddingSettings, device: torch.de
 
 def local_shards(sharded: nn.Module, components, optimizer_state: bool = True) -> Iterator[LocalShard]:
     """Every piece of a table (and of its fused optimizer state) held by this worker, as views."""
-    names = {_collection_name(path, spec): table_key(path, spec) for path, tables in components for spec in tables.specs}
-    weight_columns: dict[str, list[tuple[int, int]]] = {}
+    names = {_collection_name(path, spec): (path, index) for path, tables in components
+             for index, spec in enumerate(tables.specs)}
+    weights: dict[str, list[LocalShard]] = {}
     for key, value in sharded.state_dict().items():
         name = key.rsplit(".", 2)[-2] if key.endswith(".weight") else None
         if name in names and hasattr(value, "local_shards"):
-            for piece in _pieces(names[name], "weight", value):
-                weight_columns.setdefault(piece.table, []).append((piece.offsets[1], piece.offsets[1] + piece.sizes[1]))
+            for piece in _pieces(*names[name], "weight", value):
+                weights.setdefault(name, []).append(piece)
                 yield piece
     if not optimizer_state:
         return
     for values in sharded.fused_optimizer.state_dict()["state"].values():
         for state_name, value in values.items():
             name, _, kind = state_name.rpartition(".")
-            if name in names and hasattr(value, "local_shards"):
-                for number, piece in enumerate(_pieces(names[name], kind, value)):
-                    # TorchRec lists a table's state pieces in the order of its weight pieces
-                    columns = weight_columns[piece.table][number] if len(piece.sizes) == 1 else None
-                    yield LocalShard(piece.table, kind, piece.offsets, piece.sizes, piece.data, columns)
+            if name not in names or not hasattr(value, "local_shards"):
+                continue
+            for number, piece in enumerate(_pieces(*names[name], kind, value)):
+                if len(piece.sizes) == 1:
+                    # Row-wise state: TorchRec lists it in the order of the weight pieces, but gives a column
+                    # shard's state the offset number x rows; its real rows and columns are its weight piece's.
+                    weight = weights[name][number]
+                    piece = LocalShard(piece.table, kind, weight.offsets[:1], weight.sizes[:1], piece.data,
+                                       (weight.offsets[1], weight.offsets[1] + weight.sizes[1]), piece.component, piece.index)
+                yield piece
 
 
-def _pieces(table: str, tensor: str, sharded_tensor) -> Iterator[LocalShard]:
+def _pieces(path: str, index: int, tensor: str, sharded_tensor) -> Iterator[LocalShard]:
+    table = f"{path}.{index}" if path else str(index)
     for shard in sharded_tensor.local_shards():
         meta = shard.metadata
-        yield LocalShard(table, tensor, tuple(meta.shard_offsets), tuple(meta.shard_sizes), shard.tensor)
+        yield LocalShard(table, tensor, tuple(meta.shard_offsets), tuple(meta.shard_sizes), shard.tensor,
+                         component=path, index=index)

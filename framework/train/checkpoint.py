@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from framework.errors import ArtifactError
 
-__all__ = ["TrainingState", "save_checkpoint", "load_checkpoint", "unwrap", "model_state_dict", "registered_checkpoints"]
+__all__ = ["TrainingState", "save_checkpoint", "load_checkpoint", "read_state", "registered_checkpoints"]
 
 
 @dataclass
@@ -39,15 +39,6 @@ class TrainingState:
     batch_in_epoch: int = 0
     resumed_from_steps: list = field(default_factory=list)  # where each resume picked up
     metrics: dict = field(default_factory=dict)
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside a DistributedDataParallel wrapper, or the model itself."""
-    return model.module if hasattr(model, "module") and isinstance(model.module, torch.nn.Module) else model
-
-
-def model_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").contiguous() for k, v in unwrap(model).state_dict().items()}
 
 
 def _placed(model, optimizer):
@@ -76,8 +67,10 @@ def _join_optimizer_state(tensors: dict, document: dict, optimizer: torch.optim.
     Checkpoints from before names were kept are matched by position."""
     position = {name: index for index, name in enumerate(names)}
     saved_names = [name for group in document["param_groups"] for name in group["params"]]
-    if document.get("keyed_by") != "name":  # positional: parameter i of the saved optimizer
-        saved_names = [names[int(i)] if int(i) < len(names) else str(i) for i in saved_names]
+    if document.get("keyed_by") != "name":  # written before names were kept: parameter i of the saved optimizer
+        if len(saved_names) != len(names):  # another set of parameters (its tables were replicated, say)
+            return optimizer.state_dict(), list(names)
+        saved_names = [names[int(i)] for i in saved_names]
         tensors = {f"state.{names[int(k.split('.')[1])]}.{k.split('.', 2)[2]}": v for k, v in tensors.items()}
         document = {**document, "scalars": {names[int(k)]: v for k, v in document["scalars"].items()}}
     state: dict[int, dict] = {}
@@ -104,7 +97,7 @@ def save_checkpoint(directory: str | os.PathLike, model, optimizer, state: Train
     placed = _placed(model, optimizer)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    write_shards(directory, rank, placed.shards())
+    write_shards(directory, rank, placed.shards(), placed.fused_optimizer_name)
     if rank != 0:
         return directory
     save_file({k: v.detach().to("cpu").contiguous() for k, v in placed.dense_state().items()}, directory / "model.safetensors")
@@ -127,26 +120,35 @@ def read_state(directory: str | os.PathLike) -> TrainingState:
 def _load_weights(directory: Path, placed) -> list[str]:
     """Dense weights from model.safetensors; tables from it or from the shard files, region by region
     (each worker reads only what it now holds). Returns the optimizer states that were not saved."""
+    from safetensors import safe_open
+
     from framework.train.shard_files import ShardIndex
 
     tables = set(placed.table_keys())
     index = ShardIndex.of(directory, full_tables=tables)
-    weights = load_file(directory / "model.safetensors")
+    targets = placed.dense_state()
+    with safe_open(str(directory / "model.safetensors"), framework="pt") as saved:
+        keys = set(saved.keys())
+        for key, target in targets.items():
+            table = key.rsplit(".", 1)[0]
+            if table in tables:  # a whole table: from model.safetensors or the shards, region by region
+                found = index.read_into(target, table, "weight", (0, 0))
+            elif key in keys:
+                target.copy_(saved.get_tensor(key))
+                found = True
+            else:
+                found = False
+            if not found:
+                raise ArtifactError(f"{directory}: the checkpoint has no {key!r}; was it written by another model?")
+    unknown = sorted(k for k in keys if k not in targets and k.rsplit(".", 1)[0] not in tables)
+    if unknown:
+        raise ArtifactError(f"{directory}: the checkpoint has weights the model does not: {unknown[:5]}")
     fresh = []
-    for key, target in placed.dense_state().items():
-        table = key.rsplit(".", 1)[0]
-        if key in weights:
-            target.copy_(weights[key])
-        elif not (table in tables and index.read_into(target, table, "weight", (0, 0))):
-            raise ArtifactError(f"{directory}: the checkpoint has no {key!r}; was it written by another model?")
     for shard in placed.shards():
-        if not index.read_into(shard.data, shard.table, shard.tensor, shard.offsets, shard.columns):
+        if not index.read_into(shard.data, shard.table, shard.tensor, shard.offsets, shard.columns, placed.fused_optimizer_name):
             if shard.tensor == "weight":
                 raise ArtifactError(f"{directory}: the checkpoint has no rows of table {shard.table!r}")
             fresh.append(f"{shard.table}.{shard.tensor}")
-    unknown = sorted(k for k in weights if k not in placed.dense_state() and k.rsplit(".", 1)[0] not in tables)
-    if unknown:
-        raise ArtifactError(f"{directory}: the checkpoint has weights the model does not: {unknown[:5]}")
     return fresh
 
 

@@ -28,7 +28,7 @@ from framework.models import TableSpec
 
 __all__ = [
     "EmbeddingSettings", "EmbeddingsDoNotFit", "SHARDED_PLACEMENTS", "check_fits", "effective_placement", "settings_for_run",
-    "optimizer_state_floats_per_row", "per_worker_bytes", "worker_memory_budget",
+    "optimizer_state_floats_per_row", "per_worker_bytes", "resolve_budget", "worker_memory_budget",
 ]
 
 SHARDED_PLACEMENTS = ("table_wise", "row_wise", "column_wise")
@@ -159,7 +159,8 @@ def _refusal(specs, placement, workers, budget, needed, embedding_optimizer, inp
     return (
         f"scaling.embeddings={placement}: the embedding tables need {_gib(needed)} per worker ({len(specs)} tables, "
         f"{_gib(total)} of weights in all, optimizer {embedding_optimizer if placement != 'replicated' else 'optim.optimizer'}"
-        f" on {workers} worker(s)), but each worker has {_gib(budget)} for them (scaling.memory_per_worker). "
+        f" on {workers} worker(s)), but each worker has {_gib(budget)} for them (scaling.memory_per_worker, or when "
+        "unset its share of its node's memory or its GPU's). "
         f"Largest tables: {named}. Change {advice}a smaller model.embedding_dim, smaller vocabularies in the feature ops "
         f"(max_size, num_buckets), or scaling.memory_per_worker"
     )
@@ -184,8 +185,10 @@ def worker_memory_budget(memory_per_worker: int | None, use_gpu: bool, workers: 
     return int(smallest * HOST_MEMORY_FRACTION / per_node) or None
 
 
-def device_memory_budget(device) -> int:
-    """On a worker: the bytes its GPU may give the tables."""
+def resolve_budget(memory_per_worker: int | None, device) -> int | None:
+    """On a worker: the run's budget, or what its GPU may give the tables; None on a CPU worker without one."""
+    if memory_per_worker is not None or device.type != "cuda":
+        return memory_per_worker
     import torch
 
     return int(torch.cuda.get_device_properties(device).total_memory * DEVICE_MEMORY_FRACTION)
@@ -201,13 +204,14 @@ def declared_tables(model_config: dict, num_continuous: int, cardinalities: Sequ
     return [spec for _, tables in embedding_tables_of(model) for spec in tables.specs]
 
 
-def settings_for_run(cfg, schema, workers: int, use_gpu: bool, log=print) -> EmbeddingSettings:
+def settings_for_run(cfg, schema, workers: int, use_gpu: bool, log=print, most_workers: int | None = None) -> EmbeddingSettings:
     """The run's placement, checked against the workers' memory before anything starts (says so in one line).
 
-    `workers` is the fewest the run may have (elastic runs: the minimum)."""
+    `workers` is the fewest the run may have and `most_workers` the most (elastic runs): the tables must
+    fit the fewest, within the memory each worker has when the most share the nodes."""
     names = tuple(schema.categorical)
     specs = declared_tables(cfg.model, len(schema.continuous), list(schema.categorical.values()))
-    budget = worker_memory_budget(cfg.scaling.memory_per_worker, use_gpu, workers)
+    budget = worker_memory_budget(cfg.scaling.memory_per_worker, use_gpu, most_workers or workers)
     placement = _placement_for_run(cfg, specs, workers, budget, log)
     optimizer = cfg.optim.embeddings.model_dump()
     check_optimizer_device(optimizer["optimizer"], placement, use_gpu)
@@ -232,8 +236,9 @@ def settings_for_run(cfg, schema, workers: int, use_gpu: bool, log=print) -> Emb
 def _placement_for_run(cfg, specs, workers: int, budget: int | None, log) -> str:
     placement = effective_placement(cfg.scaling.embeddings, specs, cfg.optim.batch_size * max(workers, 1))
     if not specs and cfg.scaling.embeddings != "replicated":
-        log(f"scaling.embeddings={cfg.scaling.embeddings}: model {cfg.model['name']} declares no EmbeddingTables, "
-            "so its tables are replicated (see framework.models.EmbeddingTables to shard them)")
+        log(f"scaling.embeddings={cfg.scaling.embeddings}: model {cfg.model['name']} declares no embedding tables "
+            "(no categorical inputs, or no EmbeddingTables), so anything it embeds is replicated "
+            "(see framework.models.EmbeddingTables to shard them)")
     elif placement == "replicated" and cfg.scaling.embeddings == "auto":
         try:  # small tables are replicated only where they fit; else TorchRec's planner shards them
             check_fits(specs, "replicated", workers=max(workers, 1), budget=budget, embedding_optimizer="sgd",

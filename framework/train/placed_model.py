@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from framework.train.embeddings import (
-    EmbeddingSettings, check_fits, check_optimizer_device, declared_tables, require_torchrec,
+    EmbeddingSettings, check_fits, check_optimizer_device, declared_tables, require_torchrec, resolve_budget,
 )
 
 __all__ = ["PlacedModel", "place_model", "plain_placement", "make_optimizer"]
@@ -53,6 +53,7 @@ class PlacedModel:
     num_params: int = 0
     owns_process_group: bool = False
     plan_text: str = ""
+    fused_optimizer_name: str | None = None  # optim.embeddings.optimizer, when sharded
     _lr_factor: float | None = None
 
     @property
@@ -74,7 +75,7 @@ class PlacedModel:
         from framework.models import embedding_tables_of
 
         components = self.components or embedding_tables_of(self.module)
-        return [f"{path}.{j}" for path, tables in components for j in range(len(tables))]
+        return [f"{path}.{j}" if path else str(j) for path, tables in components for j in range(len(tables))]
 
     def shards(self, optimizer_state: bool = True) -> list:
         """The table pieces (and their optimizer state) this worker holds; none when replicated."""
@@ -129,13 +130,9 @@ def _ensure_process_group(device: torch.device) -> tuple[int, bool]:
 def _check_fits(settings, placement: EmbeddingSettings, session) -> None:
     import torch.distributed as dist
 
-    from framework.train.embeddings import device_memory_budget
-
     device = session.device()
     check_optimizer_device(placement.optimizer["optimizer"], placement.placement, device.type == "cuda")
-    budget = placement.memory_per_worker
-    if budget is None and device.type == "cuda":
-        budget = device_memory_budget(device)
+    budget = resolve_budget(placement.memory_per_worker, device)
     workers = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     check_fits(declared_tables(settings.model_config, settings.num_continuous, settings.cardinalities),
                placement.placement, workers=workers, budget=budget, embedding_optimizer=placement.optimizer["optimizer"],
@@ -170,4 +167,4 @@ def place_model(settings, session) -> PlacedModel:
     names = [name for name, _ in sharded.dense_parameters]
     optimizer = make_optimizer((p for _, p in sharded.dense_parameters), settings.optim)
     return PlacedModel(sharded.model, device, optimizer, names, sharded.fused_optimizer, components,
-                       num_params, owns_group, sharded.plan_text)
+                       num_params, owns_group, sharded.plan_text, placement.optimizer["optimizer"])

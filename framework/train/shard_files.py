@@ -29,6 +29,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from framework.errors import ArtifactError
+
 __all__ = ["Piece", "ShardIndex", "write_shards", "SHARD_PREFIX"]
 
 SHARD_PREFIX = "embeddings-"
@@ -47,10 +49,11 @@ class Piece:
     columns: tuple[int, int] | None
     file: str
     key: str
+    optimizer: str | None = None  # the fused optimizer whose state this is (None for weights)
 
 
-def write_shards(directory: str | os.PathLike, rank: int, shards: Iterable) -> Path | None:
-    """Write this worker's `LocalShard`s; returns the JSON index, or None when it holds none."""
+def write_shards(directory: str | os.PathLike, rank: int, shards: Iterable, optimizer: str | None = None) -> Path | None:
+    """Write this worker's `LocalShard`s (state of the fused `optimizer`); returns the JSON index, or None."""
     shards = list(shards)
     if not shards:
         return None
@@ -60,12 +63,13 @@ def write_shards(directory: str | os.PathLike, rank: int, shards: Iterable) -> P
     for shard in shards:
         number = seen[(shard.table, shard.tensor)] = seen.get((shard.table, shard.tensor), -1) + 1
         key = f"{shard.table}/{shard.tensor}/{number}"
-        tensors[key] = shard.data.detach().to("cpu").contiguous().clone()
+        tensors[key] = shard.data.detach().to("cpu", copy=True).contiguous()  # views share one buffer: copy out
         entries.append({"table": shard.table, "tensor": shard.tensor, "offsets": list(shard.offsets),
                         "sizes": list(shard.sizes), "columns": list(shard.columns) if shard.columns else None, "key": key})
     save_file(tensors, str(directory / f"{stem}.safetensors"))
     index = directory / f"{stem}.json"
-    index.write_text(json.dumps({"format": "raylane-embedding-shards", "version": 1, "pieces": entries}, indent=1))
+    document = {"format": "raylane-embedding-shards", "version": 1, "optimizer": optimizer, "pieces": entries}
+    index.write_text(json.dumps(document, indent=1))
     return index
 
 
@@ -87,8 +91,9 @@ class ShardIndex:
             document = json.loads(index.read_text())
             file = str(index.with_suffix(".safetensors"))
             for entry in document["pieces"]:
+                optimizer = None if entry["tensor"] == "weight" else document.get("optimizer")
                 pieces.append(Piece(entry["table"], entry["tensor"], tuple(entry["offsets"]), tuple(entry["sizes"]),
-                                    tuple(entry["columns"]) if entry.get("columns") else None, file, entry["key"]))
+                                    tuple(entry["columns"]) if entry.get("columns") else None, file, entry["key"], optimizer))
         weights = directory / "model.safetensors"
         wanted = set(full_tables)
         if wanted and weights.exists():
@@ -107,13 +112,18 @@ class ShardIndex:
         return sorted(tensor for name, tensor in self._pieces if name == table)
 
     def read_into(self, target: torch.Tensor, table: str, tensor: str, offsets: tuple[int, ...],
-                  columns: tuple[int, int] | None = None) -> bool:
-        """Fill `target` (the region at `offsets`) from the saved pieces; False if none was saved."""
-        pieces = self._pieces.get((table, tensor))
+                  columns: tuple[int, int] | None = None, optimizer: str | None = None) -> bool:
+        """Fill `target` (the region at `offsets`) from the saved pieces; False if none was saved, or only
+        state of another optimizer. Weights must cover the whole region (ArtifactError naming the table)."""
+        pieces = [piece for piece in self._pieces.get((table, tensor), [])
+                  if len(piece.sizes) == target.dim() and (tensor == "weight" or piece.optimizer == optimizer)]
         if not pieces:
             return False
         if target.dim() == 2:
-            _read_region(target, pieces, offsets)
+            covered = _read_region(target, pieces, offsets)
+            if tensor == "weight" and covered < target.numel():
+                raise ArtifactError(f"the checkpoint holds {covered:,} of the {target.numel():,} values of table {table!r} "
+                                    f"at rows {offsets[0]}..{offsets[0] + target.shape[0]}: a worker's shard file is missing")
         else:
             _read_rowwise(target, pieces, offsets[0], columns)
         return True
@@ -123,9 +133,11 @@ def _overlap(start: int, size: int, other_start: int, other_size: int) -> tuple[
     return max(start, other_start), min(start + size, other_start + other_size)
 
 
-def _read_region(target: torch.Tensor, pieces: list[Piece], offsets: tuple[int, ...]) -> None:
+def _read_region(target: torch.Tensor, pieces: list[Piece], offsets: tuple[int, ...]) -> int:
+    """Copy the overlapping regions of `pieces` into `target`; returns how many values were covered."""
     r0, c0 = offsets
     rows, cols = target.shape
+    covered = 0
     for piece in pieces:
         lo, hi = _overlap(r0, rows, piece.offsets[0], piece.sizes[0])
         left, right = _overlap(c0, cols, piece.offsets[1], piece.sizes[1])
@@ -135,6 +147,8 @@ def _read_region(target: torch.Tensor, pieces: list[Piece], offsets: tuple[int, 
         with safe_open(piece.file, framework="pt") as handle:
             values = handle.get_slice(piece.key)[lo - pr: hi - pr, left - pc: right - pc]
         target[lo - r0: hi - r0, left - c0: right - c0].copy_(values)
+        covered += (hi - lo) * (right - left)
+    return covered
 
 
 def _read_rowwise(target: torch.Tensor, pieces: list[Piece], r0: int, columns: tuple[int, int] | None) -> None:
@@ -157,4 +171,4 @@ def _read_rowwise(target: torch.Tensor, pieces: list[Piece], r0: int, columns: t
         total[lo - r0: hi - r0] += values.double() * width
         weight[lo - r0: hi - r0] += width
     filled = weight > 0
-    target[filled] = (total[filled] / weight[filled]).to(target.dtype)
+    target[filled.to(target.device)] = (total[filled] / weight[filled]).to(target.device, target.dtype)
