@@ -14,6 +14,10 @@ A model is named in the `model:` section of a training config, by a built-in nam
 model may set a class attribute `Hyperparameters` (a pydantic model) to have its keys validated;
 otherwise its keys are passed through unchecked (they must be JSON values).
 
+Embedding tables: a model that embeds its categorical inputs through `TabularInputs` (or the
+`EmbeddingTables` inside it) only declares its tables; training places them (`scaling.embeddings`:
+replicated, or sharded by TorchRec), and the bundle holds them whole for plain-torch scoring.
+
 Example:
     >>> from framework.models import build_model, validate_model_config
     >>> config = validate_model_config({"name": "dcn_v2", "cross_layers": 2, "deep": [64]})

@@ -78,7 +78,8 @@ def test_a_killed_worker_resumes_from_the_sharded_checkpoint(ray_cluster, data_o
     assert last["resumes"] == 1
     assert last["resumed_from_step"] == steps_per_epoch, "it must resume from the epoch-1 checkpoint, not step 0"
     assert last["step"] == reference_run.metrics["step"], "step counters continue rather than restart"
-    assert abs(last["auc"] - reference_run.metrics["auc"]) < 0.01
+    # the reference trains replicated (auto, small tables) with Adam; this run's tables use row-wise Adagrad
+    assert last["auc"] > last["bayes_auc"] - 0.03, (last["auc"], last["bayes_auc"])
     # unregistered (registry.name null), the run is still in MLflow: one value per epoch, resumed or not
     from framework.registry.store import experiment_id, mlflow_client
 
