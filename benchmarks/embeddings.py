@@ -14,8 +14,10 @@ called), table weight and optimizer-state bytes (counted from the tensors held).
 Capacity: with a fixed memory budget per worker (scaling.memory_per_worker), the largest total table rows
 each placement accepts on 2 workers; then a model whose tables take 1.5x the budget trains row_wise on 2
 workers, and replicated refuses it with its error.
-Through Ray: train_small.yaml end to end (run_training, 2 epochs) replicated against auto, for AUC at the
-same epochs and for the rate with Ray's data path.
+Through Ray: train_small.yaml end to end (run_training, 2 epochs) replicated against auto and table_wise,
+for AUC at the same epochs and for the rate with Ray's data path.
+TorchRec alone: the shared anchor script (../shared/anchors/torchrec_vs_ddp.py, no Ray, no raylane) on the
+large workload's shape, when it is there, for the same session's numbers.
 
     python benchmarks/embeddings.py [--rows 400000] [--large-rows 300000] [--anchor ../shared/anchors/torchrec_vs_ddp.py]
 Writes benchmarks/results/embeddings.json.
@@ -95,6 +97,17 @@ def workload(name: str, spec: dict, batch: int, steps: int, warmup: int, tensors
             "summary": summarise(plain, ddp, runs)}
 
 
+def against_anchor(large: dict, anchored: dict | None) -> dict | None:
+    """raylane's 2-worker rate on the large workload against TorchRec alone (the anchor's global samples/s / 2)."""
+    import re
+
+    if not anchored or not anchored["output"]:
+        return None
+    alone = float(re.search(r"([\d,]+) samples/s", anchored["output"][-1]).group(1).replace(",", "")) / 2
+    return {placement: large["placements"][f"{placement}_2w"]["samples_per_s_per_worker"] / alone
+            for placement in ("table_wise", "auto") if "refused" not in large["placements"][f"{placement}_2w"]}
+
+
 def summarise(plain: dict, ddp: dict, runs: dict) -> dict:
     replicated = runs["replicated_2w"]
     summary = {}
@@ -147,11 +160,12 @@ def capacity(budget: int, log) -> dict:
 
 
 def through_ray(data: list[str], work: Path, log) -> dict:
-    """train_small.yaml end to end on Ray Train, 2 workers, 2 epochs: replicated against auto."""
+    """train_small.yaml end to end on Ray Train, 2 workers, 2 epochs: replicated against auto (which
+    replicates its small tables) and table_wise (sharded, with the fused row-wise Adagrad)."""
     from framework.train import run_training
 
     out = {}
-    for placement in ("replicated", "auto"):
+    for placement in ("replicated", "auto", "table_wise"):
         cfg = train_config(data, work / "runs", f"emb-{placement}", 2, 2, f"scaling.embeddings={placement}", "registry.name=null")
         result = run_training(cfg)
         history = result.metrics
@@ -159,8 +173,9 @@ def through_ray(data: list[str], work: Path, log) -> dict:
                           "samples_per_s_per_worker": history["samples_per_s"] / 2}
         log(f"  through Ray, {placement}: auc {history['auc']:.4f} (best {history['best']['auc']:.4f} at epoch "
             f"{history['best']['epoch']}), {history['samples_per_s'] / 2:,.0f} samples/s/worker")
-    out["best_auc_auto_minus_replicated"] = out["auto"]["best"]["auc"] - out["replicated"]["best"]["auc"]
-    out["last_epoch_auc_auto_minus_replicated"] = out["auto"]["auc_last_epoch"] - out["replicated"]["auc_last_epoch"]
+    for placement in ("auto", "table_wise"):
+        out[f"best_auc_{placement}_minus_replicated"] = out[placement]["best"]["auc"] - out["replicated"]["best"]["auc"]
+        out[f"last_epoch_auc_{placement}_minus_replicated"] = out[placement]["auc_last_epoch"] - out["replicated"]["auc_last_epoch"]
     return out
 
 
@@ -207,7 +222,8 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     payload = {"rows": args.rows, "goals": GOALS, "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
-               "small": small, "large": large, "capacity": room, "anchor_torchrec_alone": anchored, "through_ray": ray,
+               "small": small, "large": large, "capacity": room, "anchor_torchrec_alone": anchored,
+               "large_2_workers_per_worker_vs_torchrec_alone": against_anchor(large, anchored), "through_ray": ray,
                "notes": NOTES}
     log(f"wrote {write_result('embeddings', payload)}")
     return 0
