@@ -23,6 +23,15 @@ import torch
 LOOPS = ("replicated", "table_wise", "row_wise", "auto")
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux carries that across
+    execve, so a spawned child would report at least its parent's size at the fork."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -189,7 +198,7 @@ def _worker(rank: int, world: int, port: int, job: dict, results) -> None:
         results.put((rank, {
             "samples_per_s": steps * batch / seconds,
             "sent_bytes_per_step": {kind: total / steps for kind, total in counter.by_kind.items()},
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mib": peak_rss_mib(),
             "placement": settings.embeddings["placement"],
             **table_memory(placed),
         }))
