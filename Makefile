@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet "$(TORCH)" "$(FBGEMM)"
 	$(BIN)/python -m pip install --quiet --no-deps "$(TORCHREC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@echo "(pip's note that torchrec requires fbgemm-gpu is expected: $(FBGEMM) provides the same fbgemm_gpu module)"
 	touch $(STAMP)
 
 demo: $(STAMP)
