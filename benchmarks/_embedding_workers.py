@@ -115,24 +115,6 @@ class SentBytes:
         self.by_kind.clear()
 
 
-class _Session:
-    def __init__(self, rank: int):
-        self._rank = rank
-
-    def rank(self) -> int:
-        return self._rank
-
-    def device(self) -> torch.device:
-        return torch.device("cpu")
-
-    def prepare(self, model):
-        import torch.distributed as dist
-
-        if dist.get_world_size() > 1:
-            model = torch.nn.parallel.DistributedDataParallel(model)
-        return model, torch.device("cpu")
-
-
 def _settings(spec: dict, placement: str, batch: int, steps: int, memory_per_worker: int | None, world: int = 1):
     """The loop settings a raylane run would give its workers (`auto` resolved as the driver does)."""
     from framework.train.embeddings import declared_tables, effective_placement
@@ -166,7 +148,7 @@ def _worker(rank: int, world: int, port: int, job: dict, results) -> None:
     import torch.distributed as dist
 
     from framework.train.checkpoint import TrainingState
-    from framework.train.loop import train_epoch
+    from framework.train.loop import ProcessGroupSession, train_epoch
     from framework.train.placed_model import place_model
 
     torch.set_num_threads(1)
@@ -178,7 +160,7 @@ def _worker(rank: int, world: int, port: int, job: dict, results) -> None:
         spec, batch, steps, warmup = job["spec"], job["batch"], job["steps"], job["warmup"]
         settings = _settings(spec, job["placement"], batch, warmup + steps, job.get("memory_per_worker"), world)
         try:
-            placed = place_model(settings, _Session(rank))
+            placed = place_model(settings, ProcessGroupSession())
         except Exception as error:  # the refusal of a model that does not fit is a result here
             results.put((rank, {"refused": f"{type(error).__name__}: {error}"}))
             return

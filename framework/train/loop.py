@@ -26,7 +26,7 @@ from framework.train.checkpoint import TrainingState, load_checkpoint, registere
 from framework.train.evaluation import gather_predictions, validation_metrics
 from framework.train.placed_model import PlacedModel, make_optimizer, place_model
 
-__all__ = ["LoopSettings", "RayTrainSession", "run_loop", "train_loop_per_worker", "make_optimizer", "lr_factor"]
+__all__ = ["LoopSettings", "RayTrainSession", "ProcessGroupSession", "run_loop", "train_loop_per_worker", "make_optimizer", "lr_factor"]
 REPLICATED = {"placement": "replicated", "optimizer": {}, "memory_per_worker": None}
 
 PROGRESS_EVERY_STEPS = 50
@@ -234,6 +234,27 @@ class RayTrainSession:
 
         checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
         ray.train.report(metrics, checkpoint=checkpoint)
+
+
+class ProcessGroupSession:
+    """The model-placement part of a session for a plain torch.distributed process (no Ray): rank 0 of
+    1 without a process group; `prepare` wraps in DDP when there are several processes. Tests and
+    benchmarks place models with it (`place_model(settings, ProcessGroupSession())`)."""
+
+    def rank(self) -> int:
+        import torch.distributed as dist
+
+        return dist.get_rank() if dist.is_initialized() else 0
+
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def prepare(self, model: torch.nn.Module) -> tuple[torch.nn.Module, torch.device]:
+        import torch.distributed as dist
+
+        if dist.is_initialized() and dist.get_world_size() > 1:
+            model = torch.nn.parallel.DistributedDataParallel(model)
+        return model, self.device()
 
 
 def _report(metrics: dict, placed: PlacedModel, state: TrainingState, rank: int, session, save: bool = True) -> None:

@@ -56,23 +56,6 @@ class Run:
     memory_per_worker: int | None = None
 
 
-class _Session:
-    def rank(self) -> int:
-        import torch.distributed as dist
-
-        return dist.get_rank()
-
-    def device(self) -> torch.device:
-        return torch.device("cpu")
-
-    def prepare(self, model):
-        import torch.distributed as dist
-
-        if dist.get_world_size() > 1:
-            model = torch.nn.parallel.DistributedDataParallel(model)
-        return model, torch.device("cpu")
-
-
 def loop_settings(run: Run):
     from framework.train.loop import LoopSettings
 
@@ -86,14 +69,14 @@ def _worker(rank: int, run: Run, init_file: str) -> None:
     import torch.distributed as dist
 
     from framework.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
-    from framework.train.loop import train_epoch
+    from framework.train.loop import ProcessGroupSession, train_epoch
     from framework.train.placed_model import place_model
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=run.world)
     torch.manual_seed(0)
     settings = loop_settings(run)
-    placed = place_model(settings, _Session())
+    placed = place_model(settings, ProcessGroupSession())
     state = TrainingState()
     if run.checkpoint_in:
         state = load_checkpoint(run.checkpoint_in, placed, restore_rng=False)
