@@ -2,9 +2,11 @@
 
 `run_loop(settings, session)` trains through a small session object (rank, device, dataset shards,
 report, resume). The model is placed by `placed_model.place_model` (`scaling.embeddings`): replicated
-through the session's `prepare`, or with its tables sharded by TorchRec. `RayTrainSession` is Ray Train's, used by `train_loop_per_worker`; a Tune trial that
-trains in its own process passes one that reports to Ray Tune (framework.tune). Every worker calls
-`report` the same number of times (Ray Train's is a barrier); only rank 0 writes the checkpoint.
+through the session's `prepare`, or with its tables sharded by TorchRec. `RayTrainSession` is Ray
+Train's, used by `train_loop_per_worker`; a Tune trial that trains in its own process passes one that
+reports to Ray Tune (framework.tune). Every worker calls `report` the same number of times (Ray
+Train's is a barrier); rank 0 writes the checkpoint, and with sharded tables every worker adds the
+shards it holds.
 """
 
 from __future__ import annotations
