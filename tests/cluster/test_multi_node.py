@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -50,10 +51,11 @@ def test_training_uses_both_nodes_and_survives_losing_one(ray_head, second_node,
     head_id = next(n.node_id for n in list_nodes(ray_head.url, ray_head.token) if n.is_head)
     # One `trainer_slot` per node and one per worker: two workers must land on two nodes. Elastic [1, 2]:
     # after losing a node, the run restarts (run.max_failures: 1) from its checkpoint with the one slot left.
+    # Row-wise sharded tables: the lone worker left reads both workers' shards back (resharding 2 -> 1).
     overrides = train_overrides(
         train_data, tmp_path / "runs", "two-nodes",
         "scaling.num_workers=[1,2]", f"scaling.resources_per_worker={{CPU: 0.5, {SLOT}: 1}}",
-        "run.max_failures=1", "optim.epochs=4",
+        "run.max_failures=1", "optim.epochs=4", "scaling.embeddings=row_wise",
     )  # fmt: skip
     result = raylane(ray_head, "submit", "train", "jobs/configs/train_small.yaml", *overrides,
                      "--address", ray_head.url, "--no-wait", timeout=120)  # fmt: skip
@@ -74,6 +76,8 @@ def test_training_uses_both_nodes_and_survives_losing_one(ray_head, second_node,
     assert str(status) == "SUCCEEDED", logs[-6000:]
     bundle = bundle_from(logs)
     assert bundle.is_dir() and any(bundle.iterdir())
+    assert "sharded by TorchRec (row_wise)" in logs
+    assert json.loads((bundle / "metrics.json").read_text())["resumes"] >= 1, "the restarted group resumed from shards"
     workers = _workers(ray_head, client.get_job_info(submission_id).job_id)
     lost = [w for w in workers if w["node_id"] == second_node.node_id]
     assert lost and all(w["state"] == "DEAD" for w in lost)
