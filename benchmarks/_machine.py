@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS_ENV = "RAYLANE_BENCHMARK_RESULTS"  # another directory for the JSON (a test's run must not replace the measured files)
 
 
 def describe_machine() -> dict:
@@ -36,8 +37,10 @@ def describe_machine() -> dict:
 
 
 def write_result(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    """results/<name>.json, or <$RAYLANE_BENCHMARK_RESULTS>/<name>.json when that is set."""
+    results = Path(os.environ.get(RESULTS_ENV) or RESULTS)
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{name}.json"
     path.write_text(json.dumps({"machine": describe_machine(), **payload}, indent=2) + "\n")
     return path
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 from framework.data._synthetic_spec import CATEGORICAL, NUMERIC  # noqa: E402
 from framework.data.generate import GenerateRequest, write_synthetic_dataset  # noqa: E402
@@ -107,4 +108,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with private_raylane_home():
+        main()

@@ -40,6 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._embedding_workers import LOOPS, plain_fused_loop, run_placement, synthetic_batches, tensor_batches  # noqa: E402
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 from benchmarks._torch_ddp import plain_ddp_loop  # noqa: E402
 from benchmarks.train import make_data, model_recipe, model_from_recipe, prepare_tensors, train_config  # noqa: E402
@@ -242,4 +243,5 @@ NOTES = [
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with private_raylane_home():
+        sys.exit(main())

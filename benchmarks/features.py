@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._features_baselines import Polars, PandasSklearn, arrow_to_pandas, timed, to_numpy_outputs  # noqa: E402
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 
 NUMERIC = [f"I{i}" for i in range(1, 14)]
@@ -204,4 +205,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with private_raylane_home():
+        sys.exit(main())

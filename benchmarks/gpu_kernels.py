@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_device_result  # noqa: E402
 
 CONTINUOUS, CATEGORICAL, VOCABULARY = 13, 26, 1_000_000
@@ -159,4 +160,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with private_raylane_home():
+        sys.exit(main())

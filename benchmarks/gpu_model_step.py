@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._gpu_step import training_step_samples_per_s  # noqa: E402
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_device_result  # noqa: E402
 
 MODEL = {"name": "dlrm", "embedding_dim": 16, "bottom_mlp": [64, 16], "top_mlp": [64, 32]}
@@ -56,4 +57,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with private_raylane_home():
+        sys.exit(main())

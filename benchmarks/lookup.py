@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 from kernels import cpu  # noqa: E402
 from kernels.cpu.strings import string_buffers  # noqa: E402
@@ -92,4 +93,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with private_raylane_home():
+        main()

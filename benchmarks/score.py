@@ -12,6 +12,7 @@ forward throughput on the device is measured too, as the ceiling for GPU batch s
 
     python benchmarks/score.py --rows 10000000 --files 16 --rounds 2   # the full run (~10 min, quiet 2 cores)
     python benchmarks/score.py --rows 1000000 --files 8             # a quick check
+    python benchmarks/score.py --rows 20000 --files 2 --rounds 1 --train-rows 20000   # does it run (tests)
 Writes benchmarks/results/score.json.
 """
 
@@ -34,18 +35,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL = 1.0  # raylane rows/s over the plain loop's, Ray's start included
-TRAIN_ROWS = 200_000
+TRAIN_ROWS = 200_000  # rows the bundle's pipeline is fitted on (--train-rows)
 
 
 def load_average() -> float:
     return os.getloadavg()[0]
 
 
-def make_bundle(work: Path) -> Path:
+def make_bundle(work: Path, train_rows: int = TRAIN_ROWS) -> Path:
     """The train_small pipeline fitted on generated rows, and its (seeded, untrained) dlrm: the same
     compute per row as a trained one, without spending the benchmark's time on training."""
     from framework.config import read_yaml
@@ -54,7 +56,7 @@ def make_bundle(work: Path) -> Path:
     from framework.features import FeaturePipeline
     from framework.models import build_model, save_bundle, validate_model_config
 
-    write_synthetic_dataset(work / "train", GenerateRequest(rows=TRAIN_ROWS, seed=1))
+    write_synthetic_dataset(work / "train", GenerateRequest(rows=train_rows, seed=1))
     config = read_yaml(REPO / "jobs" / "configs" / "train_small.yaml")
     pipeline = FeaturePipeline.from_yaml_dict(config["features"]).fit(read_table(work / "train"))
     schema = pipeline.output_schema
@@ -165,6 +167,7 @@ def main() -> int:
                         help="torch threads of the plain loop (default: torch's own, all cores)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating turns; the fastest of each side counts")
     parser.add_argument("--workdir", default=None, help="keep data here (default: a temporary directory)")
+    parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS, help="rows the bundle's pipeline is fitted on")
     args = parser.parse_args()
 
     from framework.data.generate import GenerateRequest, write_synthetic_dataset
@@ -172,7 +175,7 @@ def main() -> int:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="raylane-bench-score-"))
     run_date = "2026-03-01"
     try:
-        bundle = work / "bundle" if (work / "bundle").is_dir() else make_bundle(work)
+        bundle = work / "bundle" if (work / "bundle").is_dir() else make_bundle(work, args.train_rows)
         day, request = work / "day", GenerateRequest(rows=args.rows, seed=9, start_date=run_date, files_per_day=args.files)
         if not same_data(day, request):  # a kept --workdir is reused when it holds these rows
             write_synthetic_dataset(day, request)
@@ -189,7 +192,7 @@ def main() -> int:
         print(f"ratio raylane / plain loop: {ratio:.2f}x (goal >= {GOAL:.1f}x, Ray's start included); "
               f"load average before {load_before:.1f}, after {load_average():.1f}")
         payload = {"rows": args.rows, "files": args.files, "predict_rows": args.predict_rows, "rounds": args.rounds,
-                   "plain_threads": args.plain_threads or "torch default",
+                   "train_rows": args.train_rows, "plain_threads": args.plain_threads or "torch default",
                    "plain": plain, "raylane": raylane, "all_plain_rows_per_s": [r["rows_per_s"] for r in plains],
                    "all_raylane_rows_per_s": [r["rows_per_s"] for r in raylanes],
                    "ratio": ratio, "goal": GOAL, "goal_met": ratio >= GOAL, "gpu": gpu,
@@ -203,4 +206,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with private_raylane_home():
+        sys.exit(main())

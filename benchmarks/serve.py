@@ -45,6 +45,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 
 SETUPS = ("plain", "raylane-nobatch", "raylane-batch", "raylane-batch-proxy")
@@ -274,4 +275,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with private_raylane_home():
+        main()

@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -245,4 +246,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with private_raylane_home():
+        main()

@@ -37,6 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._gpu_step import training_step_samples_per_s  # noqa: E402
+from benchmarks._isolation import private_raylane_home  # noqa: E402
 from benchmarks._machine import write_result  # noqa: E402
 from benchmarks._torch_ddp import plain_ddp_loop, plain_epoch  # noqa: E402
 
@@ -342,4 +343,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with private_raylane_home():
+        sys.exit(main())
