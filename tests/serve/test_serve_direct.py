@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -15,6 +16,7 @@ from framework.config import validate_mapping
 from framework.score import BundleScorer
 from framework.serve import start_serving, token_digest
 from tests.serve.conftest import AUTH, TOKEN, json_rows
+from tests.serve.test_body_limit import BIG, _urllib_post
 from tests.serve.test_serve_ray import _free_port, _metric_sum
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -66,3 +68,11 @@ def test_scores_equal_batch_scores_and_bad_requests_get_their_status(direct, ser
     ]
     assert statuses == [401, 400, 413, 422]
     assert _metric_sum(endpoint.url, "raylane_serve_requests_total", route="/v1/predict", status="200") == len(pieces)
+
+
+def test_urllib_gets_the_413_for_a_15_mb_body(direct):
+    endpoint, _ = direct
+    with pytest.raises(urllib.error.HTTPError) as raised:  # not a connection reset: the replica drained the body
+        _urllib_post(endpoint.url, b"x" * BIG)
+    assert raised.value.code == 413
+    assert json.loads(raised.value.read()) == {"detail": "request body over the limit of 1048576 bytes"}

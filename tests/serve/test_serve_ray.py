@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import time
+import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -19,6 +20,7 @@ from framework.serve import start_serving, token_digest
 from tests.scoring_fakes import make_bundle
 from tests.serve._load import SteadyLoad
 from tests.serve.conftest import AUTH, TOKEN, json_rows
+from tests.serve.test_body_limit import BIG, _urllib_post
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 APP = "raylane-test"
@@ -166,6 +168,14 @@ def test_every_bad_request_gets_its_status_through_the_proxy_and_never_500(serve
     assert statuses == [expected for _, expected in cases]
     reply = _post(endpoint.url, {"rows": [dict(row, C2=987654321)]})
     assert reply.json()["detail"][0]["loc"] == ["rows", 0, "C2"] and "987654321" not in reply.text
+
+
+def test_urllib_gets_the_413_for_a_15_mb_body_through_the_proxy(served):
+    endpoint, _, _ = served
+    with pytest.raises(urllib.error.HTTPError) as raised:  # not a connection reset: the replica drained the body
+        _urllib_post(endpoint.url, b"x" * BIG)
+    assert raised.value.code == 413
+    assert json.loads(raised.value.read()) == {"detail": "request body over the limit of 200000 bytes"}
 
 
 def _replica_actors(ray):
