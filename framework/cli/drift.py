@@ -2,6 +2,7 @@
 
 Example:
     $ raylane drift --model runs/ctr-small/bundle --data 'data/day2/**/*.parquet' --out reports/day2
+    $ raylane drift --model ctr@prod --data data/events --where event_date=2026-01-09
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _drift(args: argparse.Namespace) -> int:
     from framework.monitor import DriftThresholds, check_drift, write_drift_report
 
     thresholds = DriftThresholds(psi=args.psi, prediction_psi=args.prediction_psi, oov_share_increase=args.oov_increase)
-    report = check_drift(args.model, args.data, thresholds, sample_rows=args.sample_rows)
+    report = check_drift(args.model, args.data, thresholds, sample_rows=args.sample_rows, where=args.where)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -46,6 +47,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--model", required=True, help="model bundle directory")
     parser.add_argument("--data", required=True, help="Parquet file, directory or glob")
+    parser.add_argument("--where", action="append", metavar="KEY=VALUE",
+                        help="check one partition of the table (its hive key=value directories); repeatable")
     parser.add_argument("--out", help="write drift.json and drift.png into this directory")
     parser.add_argument("--psi", type=float, default=0.2, help="PSI threshold per feature (default 0.2)")
     parser.add_argument("--prediction-psi", type=float, default=0.2, help="PSI threshold for the predictions (default 0.2)")

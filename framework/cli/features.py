@@ -38,13 +38,18 @@ def _pipeline_mapping(path: str) -> dict:
 def _fit(args: argparse.Namespace) -> int:
     from framework.features import FeaturePipeline
 
+    from framework.data.parquet_io import list_parquet_files
+
     pipeline = FeaturePipeline.from_yaml_dict(_pipeline_mapping(args.pipeline), source=args.pipeline)
+    files = list_parquet_files(args.data)
     if args.contract:
         from framework.data import check_dataset, load_contract
 
-        check_dataset(load_contract(args.contract), args.data).raise_if_failed()
+        contract = load_contract(args.contract)
+        files = list_parquet_files(files, partition_types=contract.arrow_schema())  # typed hive columns
+        check_dataset(contract, files).raise_if_failed()
     started = time.perf_counter()
-    pipeline.fit(args.data)
+    pipeline.fit(files)
     pipeline.save(args.out)
     seconds = time.perf_counter() - started
     schema = pipeline.output_schema
@@ -64,7 +69,7 @@ def _prepare_output(out: Path) -> Path:
 
 
 def _transform(args: argparse.Namespace) -> int:
-    from framework.data.parquet_io import ParquetFiles, list_parquet_files, read_table
+    from framework.data.parquet_io import list_parquet_files, read_file
     from framework.features import FeaturePipeline
 
     pipeline = FeaturePipeline.load(args.artifact)
@@ -73,7 +78,7 @@ def _transform(args: argparse.Namespace) -> int:
     staging = _prepare_output(out)
     started, rows = time.perf_counter(), 0
     for number, path in enumerate(files.paths):
-        table = read_table(ParquetFiles(files.filesystem, [path], files.root))
+        table = read_file(files, path)
         pq.write_table(pipeline.transform(table), staging / f"part-{number:05d}.parquet")
         rows += table.num_rows
     (staging / _DONE_MARKER).write_text("")

@@ -32,7 +32,7 @@ def _config(args: argparse.Namespace):
     if missing:
         raise ConfigError(f"raylane score: {', '.join(missing)} required (or --verify RUN_DIR)")
     mapping = {name: getattr(args, name) for name in _REQUIRED}
-    mapping.update(id_column=args.id_column, max_reject_fraction=args.max_reject_fraction)
+    mapping.update(id_column=args.id_column, max_reject_fraction=args.max_reject_fraction, where=args.where or [])
     mapping["passthrough"] = [name.strip() for name in (args.passthrough or "").split(",") if name.strip()]
     batch = {"rows": args.batch_rows, "predict_rows": args.predict_batch_rows, "rows_per_task": args.rows_per_task}
     mapping["batch"] = {key: value for key, value in batch.items() if value is not None}
@@ -64,6 +64,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--model", help="model bundle directory (runs/<name>/bundle)")
     parser.add_argument("--input", help="Parquet file, directory or glob; local or s3://, gs://")
+    parser.add_argument("--where", action="append", metavar="KEY=VALUE",
+                        help="score one partition of the input table (its hive key=value directories); repeatable")
     parser.add_argument("--output", help="output root (local or mounted); the run goes to OUTPUT/run_date=YYYY-MM-DD/")
     parser.add_argument("--run-date", dest="run_date", metavar="YYYY-MM-DD")
     parser.add_argument("--id-column", dest="id_column", default="id", help="row id column (default: id)")

@@ -7,10 +7,11 @@ Example:
 
 from framework.config._kinds import CONFIG_KINDS, detect_kind, load_config, validate_mapping
 from framework.config._loader import apply_overrides, read_yaml
-from framework.config._model import StrictModel
+from framework.config._model import PartitionFilter, StrictModel
 
 __all__ = [
     "CONFIG_KINDS",
+    "PartitionFilter",
     "StrictModel",
     "apply_overrides",
     "detect_kind",

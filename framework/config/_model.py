@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from framework.errors import ConfigError
+
+
+def _partition_filter(value):
+    from framework.data.parquet_io import parse_where
+
+    return parse_where(value, "where")
+
+
+# A filter on hive partition keys: a mapping ({event_date: 2026-01-04}, YAML dates and numbers taken
+# as the text they were written as) or KEY=VALUE strings, as `--where` gives them.
+PartitionFilter = Annotated[dict[str, str], BeforeValidator(_partition_filter)]
 
 
 class StrictModel(BaseModel):

@@ -132,15 +132,16 @@ def _check_file(contract: Contract, files: ParquetFiles, path: str) -> tuple[lis
     rows = parquet_file.metadata.num_rows
     problems = [Problem(display, None, "empty file: 0 rows")] if rows == 0 else []
     try:
-        problems += _check_columns(contract, parquet_file, display, partition_values(path, files.root))
+        problems += _check_columns(contract, parquet_file, display, partition_values(path))
     except (pa.ArrowInvalid, OSError) as error:
         problems.append(Problem(display, None, f"corrupt data while reading: {str(error).splitlines()[0]}"))
     return problems, rows
 
 
-def check_dataset(contract: Contract, source) -> CheckReport:
-    """Check every Parquet file under `source` (file, directory, glob or list) against `contract`."""
-    files = list_parquet_files(source)
+def check_dataset(contract: Contract, source, where=None) -> CheckReport:
+    """Check every Parquet file under `source` (file, directory, glob, list or `ParquetFiles`) against
+    `contract`; `where` keeps one partition (`{"event_date": "2026-01-03"}`)."""
+    files = list_parquet_files(source, where, contract.arrow_schema())
     report = CheckReport(contract.name, files=len(files.paths))
     for path in files.paths:
         problems, rows = _check_file(contract, files, path)

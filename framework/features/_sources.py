@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 
-from framework.data.parquet_io import ParquetFiles, list_parquet_files, read_table
+from framework.data.parquet_io import ParquetFiles, list_parquet_files, read_file
 from framework.errors import DataError
 
 __all__ = ["BATCH_ROWS", "LocalSource", "local_source", "is_ray_dataset", "require_columns", "slice_batches"]
@@ -73,18 +73,10 @@ def _coalesce(tables: list[pa.Table]) -> Iterator[pa.Table]:
 def _parquet_source(source) -> LocalSource:
     files = list_parquet_files(source)
 
-    def read_file(path: str, columns: list[str]) -> pa.Table:
-        one_file = ParquetFiles(files.filesystem, [path], files.root)
-        try:
-            return read_table(one_file, columns=columns)
-        except (pa.ArrowInvalid, KeyError):
-            require_columns(read_table(one_file).schema, columns, files.display(path))
-            raise
-
     def read(columns: list[str]) -> Iterator[pa.Table]:
         pending, rows = [], 0
         for path in files.paths:
-            table = read_file(path, columns)
+            table = read_file(files, path, columns)
             pending.append(table)
             rows += table.num_rows
             if rows >= BATCH_ROWS:
@@ -98,12 +90,12 @@ def _parquet_source(source) -> LocalSource:
 
 
 def local_source(source) -> LocalSource:
-    """A pyarrow.Table, or a Parquet file/directory/glob (or a list of them)."""
+    """A pyarrow.Table, or a Parquet file/directory/glob (or a list of them, or `ParquetFiles`)."""
     if isinstance(source, pa.Table):
         return _table_source(source)
     if isinstance(source, pa.RecordBatch):
         return _table_source(pa.Table.from_batches([source]))
-    if isinstance(source, (str, list, tuple)) or hasattr(source, "__fspath__"):
+    if isinstance(source, (str, list, tuple, ParquetFiles)) or hasattr(source, "__fspath__"):
         return _parquet_source(source)
     raise DataError(
         f"cannot fit on a {type(source).__name__}: expected a pyarrow.Table, Parquet path(s) or glob, "

@@ -45,15 +45,16 @@ def drift_for_table(bundle, table: pa.Table, thresholds: DriftThresholds = Drift
 def sample_parquet(files, columns: list[str], rows: int) -> pa.Table:
     """About `rows` rows from whole row groups spread evenly over the files (`ParquetFiles`), so a
     big day is sampled without reading all of it; every row when there are fewer."""
-    from framework.data.parquet_io import open_parquet
+    from framework.data.parquet_io import open_parquet, read_file
 
-    groups = [(handle, index) for handle in (open_parquet(files, path) for path in files.paths)
-              for index in range(handle.num_row_groups)]
-    total = sum(handle.metadata.row_group(index).num_rows for handle, index in groups)
+    groups = [(path, index, metadata.row_group(index).num_rows)
+              for path, metadata in ((path, open_parquet(files, path).metadata) for path in files.paths)
+              for index in range(metadata.num_row_groups)]
+    total = sum(group_rows for _, _, group_rows in groups)
     if total > rows:
         wanted = min(len(groups), int(np.ceil(len(groups) * rows / total)))
         groups = [groups[i] for i in np.unique(np.linspace(0, len(groups) - 1, wanted).round().astype(int))]
-    tables = [handle.read_row_group(index, columns=columns) for handle, index in groups]
+    tables = [read_file(files, path, columns, row_groups=[index]) for path, index, _ in groups]
     return seeded_sample(pa.concat_tables(tables), rows) if tables else pa.table({c: pa.array([]) for c in columns})
 
 
@@ -66,13 +67,17 @@ def seeded_sample(table: pa.Table, rows: int, seed: int = 0) -> pa.Table:
 
 
 def check_drift(model: str | os.PathLike, data, thresholds: DriftThresholds = DriftThresholds(),
-                sample_rows: int = SAMPLE_ROWS) -> dict:
-    """Load the bundle, read the columns its pipeline needs from `data`, compare a seeded sample."""
-    from framework.data import read_table
+                sample_rows: int = SAMPLE_ROWS, where=None) -> dict:
+    """Load the bundle, read the columns its pipeline needs from `data` (one partition with `where`),
+    compare a seeded sample. Partition columns are typed by the bundle's contract."""
+    from framework.data import list_parquet_files, load_contract
     from framework.score import BundleScorer
 
     scorer = BundleScorer(model)
-    table = seeded_sample(read_table(data, columns=scorer.input_columns), sample_rows)
+    contract_path = scorer.bundle.contract_path
+    types = load_contract(contract_path).arrow_schema() if contract_path is not None else None
+    files = list_parquet_files(data, where, types)
+    table = sample_parquet(files, scorer.input_columns, sample_rows)
     report = drift_for_table(scorer.bundle, table, thresholds)
     report["model"] = {"name": scorer.identity.name, "version": scorer.identity.version}
     return report

@@ -36,7 +36,7 @@ def _score(cfg: NightlyConfig, log: Log):
     from framework.score import ScoreConfig, run_scoring
 
     settings = {**cfg.score.settings, "drift": {**cfg.drift.model_dump(), "enabled": True}}
-    score = ScoreConfig(model=cfg.model, input=cfg.score.input, output=cfg.score.output,
+    score = ScoreConfig(model=cfg.model, input=cfg.score.input, where=cfg.score.where, output=cfg.score.output,
                         run_date=cfg.score.run_date, **settings)
     return run_scoring(score, log=log)
 

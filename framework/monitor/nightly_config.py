@@ -3,7 +3,7 @@
 Example (see jobs/configs/nightly.yaml for every knob):
     model: ctr@prod                       # what is scored tonight
     registry_name: ctr                    # where a retrained candidate is registered
-    score: {input: data/day, output: scores, run_date: 2026-01-09}
+    score: {input: data/events, where: {event_date: 2026-01-09}, output: scores, run_date: 2026-01-09}
     drift: {psi: 0.2}
     retrain: {config: jobs/configs/train_small.yaml, overrides: [data.train=data/recent]}
     gate: {holdout: data/holdout, margin: 0.0, alias: prod}
@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from framework.config import StrictModel
+from framework.config import PartitionFilter, StrictModel
 from framework.monitor.settings import DriftSection
 
 __all__ = ["NightlyConfig"]
@@ -26,6 +26,7 @@ class NightlyScoreSection(StrictModel):
     """The night's batch scoring; any other key of a score config goes in `settings`."""
 
     input: str | list[str]
+    where: PartitionFilter = Field(default_factory=dict, description="partition filter, e.g. {event_date: 2026-01-09}")
     output: str
     run_date: dt.date
     settings: dict[str, Any] = Field(default_factory=dict, description="more score-config keys, e.g. passthrough")
@@ -46,6 +47,14 @@ class GateSection(StrictModel):
     label: str = "label"
 
 
+class NightlyRunSection(StrictModel):
+    """How the night's jobs guard themselves: scoring and the retrain each get this watchdog."""
+
+    stall_timeout_s: float | None = Field(
+        600.0, gt=0, description="end the job with an error when no step, row or trial progresses this long; null: never"
+    )
+
+
 class NightlyConfig(StrictModel):
     model: str = Field(description="the model scored tonight: name@alias, name/version or a bundle directory")
     registry_name: str = Field(description="registered model name a retrained candidate is added to")
@@ -53,3 +62,4 @@ class NightlyConfig(StrictModel):
     drift: DriftSection = DriftSection()
     retrain: RetrainSection = RetrainSection()
     gate: GateSection
+    run: NightlyRunSection = NightlyRunSection()

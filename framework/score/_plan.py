@@ -103,7 +103,7 @@ def _check_files(contract: Contract, source) -> None:
 
 def _tasks_of_file(files: ParquetFiles, path: str, rows_per_task: int) -> list[ScoreTask]:
     metadata = open_parquet(files, path).metadata
-    key, partitions = _file_key(files, path), partition_values(path, files.root)
+    key, partitions = _file_key(files, path), partition_values(path)
     tasks, first, rows = [], 0, 0
     for group in range(metadata.num_row_groups):
         rows += metadata.row_group(group).num_rows
@@ -124,16 +124,17 @@ def plan_run(cfg, scorer) -> RunPlan:
 
     Raises ContractError (every problem, with file and column) or DataError before any output exists.
     """
-    files = list_parquet_files(cfg.input)
+    bundle_contract = _bundle_contract(scorer)
+    files = list_parquet_files(cfg.input, cfg.where, bundle_contract.arrow_schema())
     keep = [cfg.id_column, *cfg.passthrough]
     needed = list(dict.fromkeys([*keep, *scorer.input_columns]))
-    contract, non_nullable = scoring_contract(_bundle_contract(scorer), needed)
-    _check_files(contract, cfg.input)
+    contract, non_nullable = scoring_contract(bundle_contract, needed)
+    _check_files(contract, files)
     tasks = [task for path in files.paths for task in _tasks_of_file(files, path, cfg.batch.rows_per_task)]
     hive = {key for task in tasks for key in task.partitions}
     read_columns = [name for name in needed if name not in hive]
     if not tasks:
-        raise DataError(f"{cfg.input}: no row groups to score")
+        raise DataError(f"{cfg.input}{_where_text(cfg.where)}: no row groups to score")
     return RunPlan(
         files=files,
         contract=contract,
@@ -146,13 +147,17 @@ def plan_run(cfg, scorer) -> RunPlan:
     )
 
 
+def _where_text(where: dict) -> str:
+    return " where " + ", ".join(f"{k}={v}" for k, v in where.items()) if where else ""
+
+
 def run_key(cfg, plan: RunPlan, model_sha256: str) -> str:
     """What makes two attempts the same run: their staging ledgers are then interchangeable."""
     identity = {
         "plan_version": PLAN_VERSION,
         "run_date": cfg.run_date.isoformat(),
         "model_sha256": model_sha256,
-        "files": plan.file_stamps,
+        "files": plan.file_stamps,  # a --where selection changes the files, so the run
         "keep": plan.keep_columns,
         "rows": cfg.batch.rows,
         "rows_per_task": cfg.batch.rows_per_task,

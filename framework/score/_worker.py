@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from framework.data.parquet_io import HIVE_NULL
+from framework.data.contract import parse_arrow_type
+from framework.data.parquet_io import ParquetFiles, with_partitions
 from framework.errors import DataError, RaylaneError
 from framework.score._plan import ScoreTask
 from framework.score._rows import RowChecks, scored_table, split_rows
@@ -97,6 +98,10 @@ class TaskScorer:
             self.scorer.bundle.model.to("cuda")
         self.staging = StagingArea.at(Path(self.job.staging_root))
         self.checks = RowChecks(tuple(self.job.non_nullable), tuple(self.scorer.input_columns))
+        # Hive columns come from each file's path, typed as the contract says (a null is a bad row).
+        types = {name: parse_arrow_type(type_name) for name, type_name in self.job.partition_types.items()}
+        self.partitions = ParquetFiles(pafs.LocalFileSystem(), [], "", {}, types)
+        self.columns = [*self.job.read_columns, *self.job.partition_types]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         """Ray Data's entry point: a batch of task rows in, their ledger entries (JSON) out."""
@@ -120,21 +125,10 @@ class TaskScorer:
             batches = parquet.iter_batches(self.job.batch_rows, row_groups=groups, columns=self.job.read_columns,
                                            use_threads=False)
             for batch in batches:
-                yield self._with_partitions(pa.Table.from_batches([batch]), task)
+                yield with_partitions(pa.Table.from_batches([batch]), self.partitions, task.path, self.columns)
         except (pa.ArrowException, OSError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise DataError(f"cannot read row groups {groups[0]}-{groups[-1]} (corrupt or unreadable: {reason})") from None
-
-    def _with_partitions(self, table: pa.Table, task: ScoreTask) -> pa.Table:
-        from framework.data.contract import parse_arrow_type
-
-        for name, type_name in self.job.partition_types.items():
-            raw = task.partitions.get(name)
-            # Hive writes a null partition value as this marker; as a null it becomes a bad row.
-            raw = None if raw == HIVE_NULL else raw
-            value = pa.scalar(raw, pa.string()).cast(parse_arrow_type(type_name))
-            table = table.append_column(name, pa.repeat(value, table.num_rows))
-        return table
 
     def _score(self, task: ScoreTask) -> dict:
         files, rejected_files, reasons, rows_in = [], [], Counter(), 0

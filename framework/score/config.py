@@ -2,7 +2,8 @@
 
 Example (see jobs/configs/score.yaml for every knob):
     model: runs/ctr-small/bundle
-    input: "data/day/event_date=2026-01-04/*.parquet"
+    input: "data/day/event_date=2026-01-04/*.parquet"   # or the table root plus `where:`
+    where: {}                                            # e.g. {event_date: 2026-01-04}: one partition
     output: scores/ctr-small
     run_date: 2026-01-04
     id_column: id
@@ -24,10 +25,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from framework.config import StrictModel
+from framework.config import PartitionFilter, StrictModel
 from framework.monitor.settings import DriftSection
 
-__all__ = ["BatchSection", "PoolSection", "ScoreConfig"]
+__all__ = ["BatchSection", "PoolSection", "ScoreConfig", "ScoreRunSection"]
 
 
 class BatchSection(StrictModel):
@@ -65,6 +66,14 @@ class PoolSection(StrictModel):
         return value
 
 
+class ScoreRunSection(StrictModel):
+    """How the scoring run guards itself."""
+
+    stall_timeout_s: float | None = Field(
+        600.0, gt=0, description="end the job with an error when no step, row or trial progresses this long; null: never"
+    )
+
+
 class ScoreConfig(StrictModel):
     """One nightly scoring run: a model bundle over one day of Parquet, committed under `output`."""
 
@@ -72,6 +81,9 @@ class ScoreConfig(StrictModel):
     input: str | list[str] = Field(description="Parquet file, directory or glob (or a list); local or s3://, gs://")
     output: str = Field(description="output root; the run is committed as OUTPUT/run_date=YYYY-MM-DD/")
     run_date: dt.date
+    where: PartitionFilter = Field(
+        default_factory=dict, description="partition filter on the input's hive keys, e.g. {event_date: 2026-01-04}"
+    )
     id_column: str = "id"
     passthrough: list[str] = Field(default_factory=list, description="input columns copied to the output")
     max_reject_fraction: float = Field(0.001, ge=0.0, le=1.0, description="fail without publishing above this")
@@ -80,6 +92,7 @@ class ScoreConfig(StrictModel):
     progress_every_s: float = Field(5.0, gt=0, description="seconds between progress lines")
     drift: DriftSection = DriftSection()
     track: bool = Field(True, description="log the run to MLflow (settings, row counts, lineage tags)")
+    run: ScoreRunSection = ScoreRunSection()
 
     @field_validator("passthrough")
     @classmethod

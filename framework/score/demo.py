@@ -26,7 +26,7 @@ _LABEL_COLUMNS = ("label", "p_true")  # present in synthetic held-out data: they
 
 def _only_event_date(data: str) -> str:
     files = list_parquet_files(data)
-    dates = {partition_values(path, files.root).get("event_date") for path in files.paths}
+    dates = {partition_values(path).get("event_date") for path in files.paths}
     if len(dates) != 1 or None in dates:
         found = sorted(map(str, dates))
         raise DataError(f"{data}: expected one event_date=YYYY-MM-DD partition to take the run date from, found {found}")

@@ -186,7 +186,7 @@ def _manifest(cfg: ScoreConfig, plan: RunPlan, scorer, key: str, done: dict, row
         "run_key": key,
         "model": {"name": identity.name, "version": identity.version, "sha256": identity.sha256,
                   "bundle": str(scorer.bundle.directory)},
-        "input": {"source": cfg.input, "snapshot": data_snapshot(cfg.input)["hash"],
+        "input": {"source": cfg.input, "snapshot": data_snapshot(plan.files)["hash"],
                   "files": len(plan.files.paths), "rows": plan.rows},
         "code": code_version(),
         "columns": {"id": cfg.id_column, "passthrough": cfg.passthrough, "score": SCORE_COLUMN, "model_version": VERSION_COLUMN},

@@ -29,9 +29,7 @@ def _log(message: str) -> None:
 
 def fit_pipeline(cfg: TrainConfig, run_dir: Path):
     """Fit the features on the training data once per run; a resumed run reuses the artifact."""
-    import ray.data
-
-    from framework.data import list_parquet_files
+    from framework.data.parquet_io import list_parquet_files, read_dataset
     from framework.features import FeaturePipeline
 
     features = cfg.features.model_dump(mode="json")
@@ -40,16 +38,22 @@ def fit_pipeline(cfg: TrainConfig, run_dir: Path):
         _log(f"reusing the fitted feature pipeline in {pipeline_dir}")
         return FeaturePipeline.load(pipeline_dir), pipeline_dir
     pipeline = FeaturePipeline.from_yaml_dict(features)
-    files = list_parquet_files(cfg.data.train)
+    files = list_parquet_files(cfg.data.train, partition_types=partition_types(cfg))
     columns = pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
-    dataset = ray.data.read_parquet(files.paths, filesystem=files.filesystem, num_cpus=DATA_TASK_CPUS)
-    dataset = dataset.select_columns(list(dict.fromkeys(columns)))
+    dataset = read_dataset(files, list(dict.fromkeys(columns)), num_cpus=DATA_TASK_CPUS)
     _log(f"fitting {len(cfg.features.ops)} feature op(s) on {len(files.paths)} training file(s)")
     pipeline.fit(dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
     pipeline.save(pipeline_dir)
     stamp.write_text(json.dumps({"hash": config_hash(features)}))
     return pipeline, pipeline_dir
+
+
+def partition_types(cfg: TrainConfig):
+    """The contract's types, for hive partition columns read from the data's paths."""
+    from framework.data import load_contract
+
+    return load_contract(cfg.data.contract).arrow_schema()
 
 
 def _run_config(cfg: TrainConfig, run_dir: Path, callbacks: tuple = ()):
@@ -108,6 +112,7 @@ def build_trainer(
     fault_injection: dict | None = None,
     checkpoint_every_epoch: bool = True,
     datasets: dict | None = None,
+    progress_beacon: str | None = None,
 ):
     """The TorchTrainer of a run: its loop settings, datasets, scaling and RunConfig.
 
@@ -147,6 +152,7 @@ def build_trainer(
         checkpoint_every_epoch=checkpoint_every_epoch,
         worker_transform={"pipeline_dir": str(pipeline_dir), "label": cfg.label} if in_workers else None,
         embeddings=embeddings.to_dict(),
+        progress_beacon=progress_beacon,
     )
     return TorchTrainer(
         loop,
@@ -174,10 +180,10 @@ def _input_columns(cfg: TrainConfig, pipeline) -> list[str]:
 def build_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path) -> dict:
     """The train (out-of-fold encodings) and valid Ray Datasets of a run: lazily transformed, or the
     raw columns when the workers transform them (`data.transform`)."""
-    inputs, in_workers = _input_columns(cfg, pipeline), run_transforms_in_workers(cfg)
+    inputs, in_workers, types = _input_columns(cfg, pipeline), run_transforms_in_workers(cfg), partition_types(cfg)
     return {
-        "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs, in_workers),
-        "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs, in_workers),
+        "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs, in_workers, types),
+        "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs, in_workers, types),
     }
 
 
@@ -210,28 +216,50 @@ def run_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path, rows: int) -> d
 
 
 def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> TrainResult:
+    """Fit the run to the cluster, then features → data → Ray Train, under the stall watchdog."""
+    from framework.capacity import Cluster
+    from framework.train.cluster_fit import fit_to_cluster
+    from framework.watchdog import StallWatchdog
+
     ray = ensure_ray()
+    cfg = fit_to_cluster(cfg, Cluster.from_ray(), _log)
+    with StallWatchdog("train", cfg.run.stall_timeout_s, log=print) as watchdog:
+        return _train_watched(ray, cfg, fault_injection, watchdog)
+
+
+def _train_watched(ray, cfg: TrainConfig, fault_injection, watchdog) -> TrainResult:
+    from framework.watchdog import start_beacon
 
     run_dir = run_directory(cfg)
     config_dict = cfg.model_dump(mode="json")
     lineage = collect_lineage(config_dict, {"train": cfg.data.train, "valid": cfg.data.valid}, cfg.run.seed)
+    watchdog.stage("fitting the feature pipeline (Ray Data)")
     pipeline, pipeline_dir = fit_pipeline(cfg, run_dir)
     train_rows = lineage["data"]["train"]["rows"]
     workers = cfg.scaling.num_workers
     from framework.train.history import EpochHistory
 
     rows = train_rows + lineage["data"]["valid"]["rows"]
+    watchdog.stage("reading the training data (Ray Data)")
+    datasets = run_datasets(cfg, pipeline, pipeline_dir, rows)
+    beacon_name, beacon = start_beacon()
     trainer = build_trainer(cfg, pipeline, pipeline_dir, train_rows, fault_injection=fault_injection,
-                            callbacks=(EpochHistory(run_dir),), datasets=run_datasets(cfg, pipeline, pipeline_dir, rows))
+                            callbacks=(EpochHistory(run_dir),), datasets=datasets, progress_beacon=beacon_name)
     _log(f"run {cfg.run.name}: {train_rows:,} training rows, {workers} worker(s), storage {run_dir}")
+    watchdog.stage("training (Ray Train workers)", beacon=beacon)
     try:
         result = trainer.fit()
+        watchdog.raise_if_stalled()
     except ray.train.TrainingFailedError as error:
+        watchdog.raise_if_stalled()
         summary = str(error).strip().splitlines()[-1][:500]
         raise TrainingFailed(
             f"run {cfg.run.name}: training failed after {cfg.run.max_failures} allowed failure(s): {summary}. "
             f"Worker logs are above; rerun the same command to resume from the last checkpoint in {run_dir}"
         ) from None
+    finally:
+        ray.kill(beacon)
+    watchdog.stage("writing the bundle")
     checkpoint = result.get_best_checkpoint(cfg.run.checkpoint.metric, cfg.run.checkpoint.mode) or result.checkpoint
     metrics = {**result.metrics, "best": checkpoint_metrics(checkpoint)}
     with checkpoint.as_directory() as directory:

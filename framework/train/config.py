@@ -159,6 +159,9 @@ class RunSection(StrictModel):
     max_failures: int = Field(1, ge=-1, description="worker failures tolerated; -1 = forever")
     seed: int = 0
     checkpoint: CheckpointSection = CheckpointSection()
+    stall_timeout_s: float | None = Field(
+        600.0, gt=0, description="end the job with an error when no step, row or trial progresses this long; null: never"
+    )
 
 
 class RegistrySection(StrictModel):

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from framework.data import list_parquet_files
+from framework.data.parquet_io import available_columns, list_parquet_files, read_dataset, read_file
 from framework.errors import DataError
 
 __all__ = [
@@ -84,16 +83,14 @@ def _transform_batch(table: pa.Table, pipeline_dir: str, label: str, out_of_fold
 
 
 def build_dataset(source, pipeline_dir: str | Path, label: str, out_of_fold: bool, columns: list[str],
-                  in_workers: bool = False):
+                  in_workers: bool = False, partition_types=None):
     """A lazily transformed Ray Dataset of model arrays (out-of-fold target encoding for training);
-    with `in_workers`, the raw columns only, for the workers to transform (`model_tensors`)."""
-    import ray.data
-
-    files = list_parquet_files(source)
-    schema_names = set(pq.read_schema(files.paths[0], filesystem=files.filesystem).names)
-    wanted = [c for c in dict.fromkeys(columns + [label, TRUTH_COLUMN]) if c in schema_names]
-    dataset = ray.data.read_parquet(files.paths, filesystem=files.filesystem, num_cpus=DATA_TASK_CPUS)
-    dataset = dataset.select_columns(wanted)
+    with `in_workers`, the raw columns only, for the workers to transform (`model_tensors`).
+    `partition_types` (the contract's `arrow_schema()`) types hive partition columns."""
+    files = list_parquet_files(source, partition_types=partition_types)
+    available = set(available_columns(files))
+    wanted = [c for c in dict.fromkeys(columns + [label, TRUTH_COLUMN]) if c in available]
+    dataset = read_dataset(files, wanted, num_cpus=DATA_TASK_CPUS)
     # Rows in file order whoever started Ray: the same config and seed give the same shards and batches.
     dataset.context.execution_options.preserve_order = True
     if in_workers:
@@ -112,8 +109,8 @@ def transformed_bytes(rows: int, schema) -> int:
 def raw_row_bytes(source, columns: list[str]) -> float:
     """Bytes per row of `columns` in Arrow memory, measured on the first row group of the first file."""
     files = list_parquet_files(source)
-    parquet = pq.ParquetFile(files.paths[0], filesystem=files.filesystem)
-    sample = parquet.read_row_group(0, columns=[c for c in columns if c in parquet.schema_arrow.names])
+    available = set(available_columns(files))
+    sample = read_file(files, files.paths[0], [c for c in columns if c in available], row_groups=[0])
     return sample.nbytes / max(sample.num_rows, 1)
 
 

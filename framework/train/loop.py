@@ -27,6 +27,7 @@ from framework.train.batches import cut_batches, fixed_size_batches
 from framework.train.checkpoint import TrainingState, load_checkpoint, registered_checkpoints, save_checkpoint
 from framework.train.evaluation import gather_predictions, validation_metrics
 from framework.train.placed_model import PlacedModel, make_optimizer, place_model
+from framework.watchdog import beat
 
 __all__ = ["LoopSettings", "RayTrainSession", "ProcessGroupSession", "run_loop", "train_loop_per_worker", "make_optimizer", "lr_factor"]
 REPLICATED = {"placement": "replicated", "optimizer": {}, "memory_per_worker": None}
@@ -48,10 +49,11 @@ class LoopSettings:
     checkpoint_every_n_steps: int | None = None
     metric: str = "auc"
     mode: str = "max"
-    fault_injection: dict | None = field(default=None)  # tests: {"step", "marker"[, "after_checkpoints"]}
+    fault_injection: dict | None = field(default=None)  # tests: {"step", "marker"[, "after_checkpoints", "stall"]}
     checkpoint_every_epoch: bool = True  # sweep trials that never resume skip the per-epoch save
     worker_transform: dict | None = None  # {"pipeline_dir", "label"}: shards hold raw columns (data.transform)
     embeddings: dict = field(default_factory=lambda: dict(REPLICATED))  # framework.train.embeddings.EmbeddingSettings
+    progress_beacon: str | None = None  # the driver's stall watchdog: every batch read counts as progress
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,7 +79,8 @@ def _autocast(device: torch.device):
 
 
 def _maybe_fail(settings: LoopSettings, step: int) -> None:
-    """Test hook: kill this worker process once at the given step (a marker file makes it fire once).
+    """Test hook: kill this worker process once at the given step (a marker file makes it fire once);
+    with `"stall": true`, hang there instead.
 
     With `"after_checkpoints": {"run_directory": path, "count": n}` it first waits until Ray Train has
     registered n checkpoints for the run: the controller registers a reported checkpoint only when it
@@ -89,6 +92,9 @@ def _maybe_fail(settings: LoopSettings, step: int) -> None:
         if wanted:
             _wait_for_registered_checkpoints(wanted["run_directory"], wanted["count"])
         Path(fault["marker"]).write_text(str(os.getpid()))
+        if fault.get("stall"):  # hang instead: the driver's stall watchdog must end the run
+            while True:
+                time.sleep(60)
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -303,6 +309,13 @@ def _batch_source(settings: LoopSettings, device):
     return batches_of
 
 
+def _beating(batches, beacon: str | None):
+    """The batches, each one a beat of the driver's stall watchdog (rate-limited in `beat`)."""
+    for batch in batches:
+        beat(beacon)
+        yield batch
+
+
 def train_loop_per_worker(config: dict) -> None:
     """Ray Train entry point: build, resume, train, validate and checkpoint every epoch."""
     run_loop(LoopSettings(**config), RayTrainSession())
@@ -353,12 +366,12 @@ def _train(settings: LoopSettings, session, placed: PlacedModel, rank: int) -> N
             if every and state.step % every == 0:
                 _report(_placeholder_metrics(settings, state), placed, state, rank, session)
 
-        batches = batches_of(train_shard, batch_size, True)
+        batches = _beating(batches_of(train_shard, batch_size, True), settings.progress_beacon)
         progress = train_epoch(placed, batches, state, settings, on_step)
         seconds = time.perf_counter() - started
         samples = _sum_across_workers(progress.samples)
         inputs = (settings.num_continuous, len(settings.cardinalities))
-        metrics = evaluate(placed, batches_of(valid_shard, batch_size * 4, False), inputs)
+        metrics = evaluate(placed, _beating(batches_of(valid_shard, batch_size * 4, False), settings.progress_beacon), inputs)
         state.epoch, state.batch_in_epoch = epoch_index, 0
         metrics.update(
             epoch=epoch_index + 1,

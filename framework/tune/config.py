@@ -148,6 +148,9 @@ class SweepRunSection(StrictModel):
     storage: str | None = Field(None, description="Optuna storage URL; default sqlite:///<sweep dir>/study.db")
     study_name: str | None = Field(None, description="default: run.name")
     seed: int = 0
+    stall_timeout_s: float | None = Field(
+        600.0, gt=0, description="end the job with an error when no step, row or trial progresses this long; null: never"
+    )
 
 
 class SweepConfig(StrictModel):
@@ -167,6 +170,9 @@ class SweepConfig(StrictModel):
     resources: ResourcesSection = ResourcesSection()
     run: SweepRunSection
     retrain_best: bool = Field(False, description="after the sweep, train the best config on the full data")
+    retrain_epochs: int | None = Field(
+        None, ge=1, description="epochs of the --retrain-best run; null: as many as the best trial kept (its best epoch)"
+    )
 
     @field_validator("sampler", "scheduler", mode="before")
     @classmethod

@@ -6,6 +6,10 @@ callback, then writes each trial's Tune id, run directory and per-epoch metrics 
 trial's user attributes, so the study alone holds everything the results, the dashboard and a
 resumed sweep need. All writes happen in the driver, before the trial is told.
 
+A trial is told the objective values of the epoch it keeps (`framework.tune.kept`), not of its
+last epoch. OptunaSearch tells the study from the trial's last result, which Tune hands to its
+callbacks first and lets them change; the recorder puts the kept epoch's values there.
+
 Example:
     >>> trials = StudyTrials(cfg.space)
     >>> searcher = OptunaSearch(space=trials.define, metric="auc", mode="max", storage=storage)
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from framework.tune.kept import KeptEpochRule
 from framework.tune.space import suggest_params
 from framework.tune.trial import TRIAL_NUMBER_KEY
 
@@ -47,6 +52,9 @@ class StudyTrials:
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
 
+    def study_of(self, number: int):
+        return self._live[number].study
+
     def __getstate__(self) -> dict:
         # Tune pickles its searcher into its own experiment state, which raylane never reads back;
         # live trials (and their database connections) stay out of it.
@@ -62,8 +70,10 @@ def _number(value) -> float | int | None:
 class StudyRecorder:
     """A Ray Tune callback (made one by `as_tune_callback`) that records trials into the study.
 
-    With `tell=True` (pbt, where Tune allows no search algorithm) it also tells the study each
-    trial's final objective values.
+    Per trial it keeps the user attributes `history` (every epoch's objective metrics), `metrics`
+    (the last epoch's) and `kept` (the metrics of the epoch its checkpoint rule keeps). With
+    `tell=True` (pbt, where Tune allows no search algorithm) it also tells the study each trial's
+    kept objective values.
     """
 
     def __init__(self, trials: StudyTrials, objective: list, space_keys: list, epochs: int, study=None, log=print,
@@ -76,6 +86,7 @@ class StudyRecorder:
         self._history: dict[str, list] = {}
         self._numbers: dict[str, int] = {}  # Tune trial id -> study trial, fixed at its first start
         self._epochs_seen: dict[str, list] = {}  # Tune trial id -> every recorded metric, per epoch
+        self._rule: KeptEpochRule | None = None  # read from the study at the first result
         self._log = log
         self._tracker = tracker  # framework.tune.tracking.SweepTracker: each finished trial to MLflow
 
@@ -86,6 +97,11 @@ class StudyRecorder:
     def _number(self, trial) -> int:
         # pbt's exploit copies a better trial's whole config, this key included: trust the first start
         return self._numbers.setdefault(trial.trial_id, trial.config[TRIAL_NUMBER_KEY])
+
+    def _kept(self, trial) -> dict:
+        if self._rule is None:
+            self._rule = KeptEpochRule.of_study(self._trials.study_of(self._number(trial)))
+        return self._rule.kept(self._epochs_seen.get(trial.trial_id, []))
 
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         restart = trial.trial_id in self._numbers
@@ -104,14 +120,31 @@ class StudyRecorder:
         history = self._history.setdefault(trial.trial_id, [])
         history.append({k: metrics.get(k) for k in ("epoch", *self._metrics)})
         self._epochs_seen.setdefault(trial.trial_id, []).append(metrics)
-        attrs = {"metrics": metrics, "history": history}
+        kept = self._kept(trial)
+        attrs = {"metrics": metrics, "history": history, "kept": kept}
         if self._study is not None:
             attrs["final_params"] = {k: trial.config[k] for k in self._space_keys}
         self._trials.set_attrs(number, **attrs)
         planned = trial.config.get("optim.epochs", self._epochs)
-        stop = " (stopped by the scheduler)" if result.get("done") and metrics.get("epoch", planned) < planned else ""
+        epoch = metrics.get("epoch", planned)
+        stop = " (stopped by the scheduler)" if result.get("done") and epoch < planned else ""
         values = " ".join(f"{m} {metrics.get(m, float('nan')):.4g}" for m in self._metrics)
-        self._log(f"[sweep] trial {number} epoch {metrics.get('epoch', '?')}: {values}{stop}")
+        recorded = ""
+        if result.get("done") or epoch >= planned:  # the trial's last result: what the study is told
+            recorded = self._hand_over_kept(result, kept, epoch)
+        self._log(f"[sweep] trial {number} epoch {metrics.get('epoch', '?')}: {values}{stop}{recorded}")
+
+    def _hand_over_kept(self, result: dict, kept: dict, epoch) -> str:
+        """Put the kept epoch's objective values into the trial's last result, from which OptunaSearch
+        tells the study (Tune stores the result this callback may change, then hands it to the
+        searcher). Tune's own record of that result keeps the epoch's values under `last_epoch`."""
+        result["kept_epoch"] = kept.get("epoch", epoch)
+        if result["kept_epoch"] == epoch:
+            return ""
+        result["last_epoch"] = {m: result[m] for m in self._metrics if m in result}
+        result.update({m: kept[m] for m in self._metrics if m in kept})
+        values = " ".join(f"{m} {kept.get(m, float('nan')):.4g}" for m in self._metrics)
+        return f"; the study records epoch {result['kept_epoch']}, the kept one: {values}"
 
     def _track(self, trial, outcome: str) -> None:
         if self._tracker is None:
@@ -125,7 +158,8 @@ class StudyRecorder:
         self._track(trial, "stopped" if last.get("epoch", planned) < planned else "complete")
         if self._study is None:
             return
-        values = [_number(last.get(m)) for m in self._metrics]
+        kept = self._kept(trial)
+        values = [_number(kept.get(m)) for m in self._metrics]
         from optuna.trial import TrialState
 
         number = self._number(trial)

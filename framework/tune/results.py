@@ -1,7 +1,9 @@
 """What a sweep found, read from its study: a row per trial, best.json and the summary table.
 
 best.json holds the best trial (one objective) or the Pareto front (several), each with its
-parameters, objective values, last metrics and the full training config that reproduces it.
+parameters, objective values, the epoch it keeps (`kept_epoch`, whose values those are; see
+framework.tune.kept) and that epoch's metrics, its last metrics and the full training config that
+reproduces it.
 
 Example:
     >>> rows = trial_rows(study, cfg)
@@ -13,10 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from framework.errors import RaylaneError
+from framework.tune.kept import KeptEpochRule
 from framework.tune.space import trial_train_dict
 from framework.tune.study import INTERRUPTED_KEY, RETRY_OF_KEY, storage_url
 
@@ -36,8 +39,9 @@ class TrialRow:
     number: int
     state: str  # COMPLETE, PRUNED, FAIL, RUNNING, WAITING
     params: dict
-    values: dict  # objective metric -> value (finished trials only)
+    values: dict  # objective metric -> value of the kept epoch (finished trials only)
     metrics: dict = field(default_factory=dict)  # last epoch's metrics
+    kept: dict = field(default_factory=dict)  # the kept epoch's metrics ({} in studies from before kept epochs)
     planned_epochs: int = 0
     interrupted: bool = False  # left RUNNING by a killed driver (and queued again)
     retry_of: int | None = None
@@ -47,6 +51,10 @@ class TrialRow:
     @property
     def epochs(self) -> int:
         return int(self.metrics.get("epoch", 0))
+
+    @property
+    def kept_epoch(self) -> int | None:
+        return int(self.kept["epoch"]) if "epoch" in self.kept else None
 
     @property
     def stopped_early(self) -> bool:
@@ -69,6 +77,7 @@ def trial_rows(study, cfg) -> list[TrialRow]:
                 initial_params=dict(trial.params) if final and final != trial.params else None,
                 values=values,
                 metrics=dict(trial.user_attrs.get("metrics", {})),
+                kept=dict(trial.user_attrs.get("kept", {})),
                 planned_epochs=int(trial.params.get("optim.epochs", base_epochs)),
                 interrupted=trial.number in interrupted,
                 retry_of=trial.user_attrs.get(RETRY_OF_KEY),
@@ -97,6 +106,8 @@ def _entry(row: TrialRow, cfg) -> dict:
         "trial": row.number,
         "params": row.params,
         "values": row.values,
+        "kept_epoch": row.kept_epoch,
+        "kept_metrics": row.kept,
         "metrics": row.metrics,
         "epochs": row.epochs,
         "stopped_early": row.stopped_early,
@@ -121,6 +132,7 @@ def write_best(cfg, study, rows: list[TrialRow], path: Path) -> dict:
         "sweep": cfg.run.name,
         "study": {"storage": _display_url(storage_url(cfg)), "name": cfg.run.study_name or cfg.run.name},
         "objective": [o.model_dump() for o in cfg.objective],
+        "kept_by": asdict(KeptEpochRule.of_study(study)),  # the values are of each trial's best epoch by this
         "trials": {
             "budget": cfg.num_samples,
             "finished": len(counted),
@@ -159,14 +171,15 @@ def _cell(value) -> str:
 
 
 def format_table(rows: list[TrialRow], cfg, summary: dict) -> str:
-    """A plain-text table of every trial; `*` marks the best trial or the Pareto front."""
+    """A plain-text table of every trial; `*` marks the best trial or the Pareto front, `kept` is the
+    epoch whose values the objective columns show."""
     marked = {e["trial"] for e in summary.get("pareto_front", [summary["best"]])}
     keys, metrics = list(cfg.space), [o.metric for o in cfg.objective]
-    header = ["", "trial", "state", "epochs", *keys, *metrics]
+    header = ["", "trial", "state", "epochs", "kept", *keys, *metrics]
     lines = []
     for row in rows:
         state = "STOPPED" if row.stopped_early else ("INTERRUPTED" if row.interrupted else row.state)
-        cells = ["*" if row.number in marked else "", str(row.number), state, str(row.epochs)]
+        cells = ["*" if row.number in marked else "", str(row.number), state, str(row.epochs), _cell(row.kept_epoch)]
         cells += [_cell(row.params.get(k)) for k in keys] + [_cell(row.values.get(m)) for m in metrics]
         lines.append(cells)
     widths = [max(len(str(c)) for c in column) for column in zip(header, *lines)]
@@ -191,5 +204,6 @@ def report_results(cfg, study, sweep_dir: Path, log=print) -> tuple[dict, str, d
         log(f"[sweep] plot {name}: {where}")
     best = summary["best"]
     values = ", ".join(f"{k} {v:.4g}" for k, v in best["values"].items())
-    log(f"[sweep] best trial {best['trial']}: {values} with {json.dumps(best['params'])}")
+    kept = f" (epoch {best['kept_epoch']})" if best["kept_epoch"] is not None else ""
+    log(f"[sweep] best trial {best['trial']}: {values}{kept} with {json.dumps(best['params'])}")
     return summary, table, plots

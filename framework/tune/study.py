@@ -24,6 +24,7 @@ from pathlib import Path
 
 from framework.errors import ArtifactError, ConfigError
 from framework.lineage import config_hash
+from framework.tune.kept import KeptEpochRule
 
 __all__ = [
     "FINGERPRINT_KEY",
@@ -108,7 +109,10 @@ def _is_transient(error: Exception) -> bool:
 
 
 def open_study(cfg):
-    """Create or reopen the study; a new study records the config fingerprint, an old one must match."""
+    """Create or reopen the study; a new study records the config fingerprint, an old one must match.
+
+    The study also records the trials' checkpoint rule (`framework.tune.kept`): which epoch of each
+    trial its values are."""
     import optuna
     import sqlalchemy.exc
 
@@ -139,6 +143,7 @@ def open_study(cfg):
         except ValueError as error:  # e.g. an existing study with other directions
             raise ConfigError(f"{url}: study {cfg.run.study_name or cfg.run.name!r}: {error}") from None
     _check_fingerprint(study, cfg, url)
+    KeptEpochRule.of_sweep(cfg).record(study)  # the fingerprint pins it: the same for every trial
     return study
 
 

@@ -32,7 +32,8 @@ def world(ray_cluster, tmp_path_factory):
     data = {
         "train": generate(root / "train", rows=60_000, seed=1, days=2),
         "valid": generate(root / "valid", rows=15_000, seed=2, start_date="2026-01-03"),
-        "normal_day": generate(root / "normal", rows=10_000, seed=3, start_date="2026-01-04"),
+        # The night before and the night itself in one table: the nightly config picks its day with `where`.
+        "normal_day": generate(root / "normal", rows=20_000, seed=3, start_date="2026-01-03", days=2),
         "drifted_day": generate(root / "drifted", rows=10_000, seed=3, start_date="2026-01-05", drift=1.0),
         "recent": generate(root / "recent", rows=60_000, seed=5, start_date="2026-01-05", drift=1.0),
         "recent_valid": generate(root / "recent_valid", rows=15_000, seed=6, start_date="2026-01-05", drift=1.0),
@@ -51,12 +52,12 @@ def world(ray_cluster, tmp_path_factory):
         os.environ["RAYLANE_HOME"] = saved
 
 
-def _config(root, data, day: str, run_date: str):
+def _config(root, data, day: str, run_date: str, where: dict | None = None):
     retrain = [f"data.train={data['recent']}", f"data.valid={data['recent_valid']}",
                f"data.contract={data['recent'] / 'contract.yaml'}", f"run.storage_path={root / 'runs'}",
                f"run.name=nightly-{run_date}", "optim.epochs=1", "scaling.num_workers=1"]
     mapping = {"model": "ctr@prod", "registry_name": "ctr",
-               "score": {"input": str(data[day]), "output": str(root / "scores"), "run_date": run_date},
+               "score": {"input": str(data[day]), "output": str(root / "scores"), "run_date": run_date, "where": where or {}},
                "retrain": {"config": SMALL, "overrides": retrain}, "gate": {"holdout": str(data["holdout"])}}
     return validate_mapping(mapping, kind="nightly")[1]
 
@@ -64,10 +65,15 @@ def _config(root, data, day: str, run_date: str):
 def test_a_normal_day_keeps_the_model(world):
     from framework.monitor.nightly import run_nightly
 
+    from framework.score import read_committed
+
     root, data = world
-    result = run_nightly(_config(root, data, "normal_day", "2026-01-04"))
+    result = run_nightly(_config(root, data, "normal_day", "2026-01-04", where={"event_date": "2026-01-04"}))
     assert result.decision == "no drift" and result.candidate is None
     assert (result.run_dir / "_SUCCESS").exists()
+    day = read_table(data["normal_day"] / "event_date=2026-01-04")  # the partition `where` names, read apart
+    scored = read_committed(result.run_dir)
+    assert sorted(scored["id"].to_pylist()) == sorted(day["id"].to_pylist()) and 0 < day.num_rows < 20_000
 
 
 def test_a_drifted_day_retrains_and_promotes_a_better_model(world):

@@ -57,7 +57,7 @@ class World:
 
     def input_table(self):
         """The whole day, hive columns typed as the contract says (event_date: date32)."""
-        return read_table(self.day, partition_schema=load_contract(self.day / CONTRACT_FILE).arrow_schema())
+        return read_table(self.day, partition_types=load_contract(self.day / CONTRACT_FILE).arrow_schema())
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,19 @@ def _tune_results(sweep_dir: Path) -> dict[str, list[dict]]:
     return dict(results)
 
 
+def _epoch_auc(record: dict) -> float:
+    """The AUC of the epoch a Tune record reports. A trial's last record carries the AUC of the epoch
+    it keeps, the one the study is told; when that is an earlier epoch, its own is under `last_epoch`."""
+    return record.get("last_epoch", record)["auc"]
+
+
+def _kept(records: list[dict]) -> tuple[int, float]:
+    """(epoch, AUC) of the epoch the checkpoint rule (auc, max) keeps: the first best one."""
+    aucs = [_epoch_auc(r) for r in records]
+    best = max(range(len(aucs)), key=lambda i: (aucs[i], -i))
+    return records[best]["epoch"], aucs[best]
+
+
 def _study(cfg):
     return optuna.load_study(study_name=cfg.run.name, storage=f"sqlite:///{cfg.sweep_directory() / 'study.db'}")
 
@@ -94,10 +107,12 @@ def test_asha_stops_some_of_six_trials_early(asha_sweep):
     assert sorted(stopped) == sorted(expected), (rung, epochs)
     assert stopped and len(stopped) < 6, (rung, epochs)
     assert result.summary["trials"]["stopped_early"] == len(stopped)
-    last_auc = {trial_id: records[-1]["auc"] for trial_id, records in tune.items()}
+    kept = {trial_id: _kept(records) for trial_id, records in tune.items()}
     best = result.summary["best"]
-    assert best["values"]["auc"] == pytest.approx(max(last_auc.values()), abs=1e-12)
-    assert last_auc[best["tune_trial_id"]] == pytest.approx(best["values"]["auc"], abs=1e-12)
+    assert best["values"]["auc"] == pytest.approx(max(auc for _, auc in kept.values()), abs=1e-12)
+    assert kept[best["tune_trial_id"]] == (best["kept_epoch"], pytest.approx(best["values"]["auc"], abs=1e-12))
+    for trial in trials:
+        assert (trial.user_attrs["kept"]["epoch"], trial.value) == kept[trial.user_attrs["tune_trial_id"]]
     assert json.loads(result.best_path.read_text())["best"]["trial"] == best["trial"]
     for name in ("history", "importances", "parallel"):
         assert result.plots[name].read_bytes()[:8] == PNG
@@ -126,7 +141,7 @@ def test_every_trial_is_an_mlflow_run_and_the_sweep_is_audited(asha_sweep, sweep
         assert run.data.params["model.embedding_dim"] == str(trial.params["model.embedding_dim"])
         records = tune[trial.user_attrs["tune_trial_id"]]  # Tune's own result.json: the reference
         aucs = client.get_metric_history(run.info.run_id, "auc")
-        assert [(m.step, m.value) for m in sorted(aucs, key=lambda m: m.step)] == [(r["epoch"], pytest.approx(r["auc"])) for r in records]
+        assert [(m.step, m.value) for m in sorted(aucs, key=lambda m: m.step)] == [(r["epoch"], pytest.approx(_epoch_auc(r))) for r in records]
         assert tags["raylane.outcome"] == ("stopped" if len(records) < 3 else "complete")
     audits = [r for r in AuditLog.default().records() if r["action"] == "sweep" and r["details"].get("sweep") == "asha"]
     assert len(audits) == 1 and audits[0]["outcome"] == "ok"
@@ -185,7 +200,9 @@ def test_trials_with_ray_train_workers_report_every_epoch(ray_cluster, sweep_dat
     assert [h["epoch"] for h in trial.user_attrs["history"]] == [1, 2]
     run_dir = result.sweep_dir / "trials" / f"train-{trial.user_attrs['tune_trial_id']}"
     assert any(run_dir.glob("checkpoint_*")), f"Ray Train checkpoints under {run_dir}"
-    assert result.summary["best"]["values"]["auc"] == pytest.approx(trial.user_attrs["metrics"]["auc"])
+    kept = max(trial.user_attrs["history"], key=lambda h: (h["auc"], -h["epoch"]))
+    best = result.summary["best"]
+    assert (best["kept_epoch"], best["values"]["auc"]) == (kept["epoch"], pytest.approx(kept["auc"]))
 
 
 @pytest.mark.parametrize("workers_per_trial", [0, 1])

@@ -1,0 +1,73 @@
+"""What a job asks of the cluster: fits, fitted by raylane (one line says so), waits for an autoscaler,
+or refused at once naming the keys. No Ray: clusters are plain values here."""
+
+from __future__ import annotations
+
+import pytest
+
+from framework.capacity import Ask, Cluster, ClusterTooSmall, check_fits, fitted_share
+from framework.config import load_config
+from framework.train.cluster_fit import fit_to_cluster
+
+TWO_CPUS = Cluster(total={"CPU": 2.0, "memory": 8e9}, largest_node={"CPU": 2.0, "memory": 8e9})
+SMALL = "jobs/configs/train_small.yaml"
+
+
+def _train(*overrides):
+    return load_config(SMALL, ["run.name=t", *overrides], kind="train")[1]
+
+
+def test_fitted_share_leaves_the_data_tasks_room_in_quarter_steps():
+    assert fitted_share("CPU", 2, TWO_CPUS, beside=0.5) == 0.75  # (2 - 0.5) / 2
+    assert fitted_share("CPU", 4, TWO_CPUS, beside=0.5) == 0.25  # 0.375 rounded down
+    assert fitted_share("CPU", 1, TWO_CPUS, beside=0.5) == 1.0  # never more than Ray's default
+    assert fitted_share("CPU", 8, TWO_CPUS, beside=0.5) == 0.0
+
+
+def test_unpinned_workers_are_fitted_to_a_small_cluster_and_it_is_said():
+    lines = []
+    cfg = fit_to_cluster(_train("scaling.num_workers=2", "scaling.resources_per_worker=null"), TWO_CPUS, lines.append)
+    assert cfg.scaling.resources_per_worker == {"CPU": 0.75}
+    assert lines == ["scaling.resources_per_worker not set: each of 2 worker(s) takes 0.75 CPU, leaving 0.5 CPU "
+                     "for Ray Data tasks on this 2-CPU cluster"]
+    big = Cluster(total={"CPU": 16.0}, largest_node={"CPU": 16.0})
+    unchanged = _train("scaling.num_workers=2", "scaling.resources_per_worker=null")
+    assert fit_to_cluster(unchanged, big, lines.append) is unchanged and len(lines) == 1
+
+
+def test_pinned_workers_that_cannot_run_fail_fast_naming_the_keys():
+    cfg = _train("scaling.num_workers=2", "scaling.resources_per_worker={CPU: 1}")
+    with pytest.raises(ClusterTooSmall) as error:
+        fit_to_cluster(cfg, TWO_CPUS, print)
+    message = str(error.value)
+    assert message.startswith("scaling.num_workers, scaling.resources_per_worker: 2 training worker(s) x {CPU: 1} "
+                              "plus {CPU: 0.5} for Ray Data tasks cannot run on this cluster")
+    assert "CPU: asks 2.5 in all, the cluster has 2" in message and "cluster total {CPU: 2, memory: 8e+09}" in message
+
+
+def test_a_worker_larger_than_any_node_and_a_missing_custom_resource_are_named():
+    two_nodes = Cluster(total={"CPU": 8.0}, largest_node={"CPU": 4.0})
+    with pytest.raises(ClusterTooSmall, match="CPU: one unit asks 6, the largest node has 4"):
+        fit_to_cluster(_train("scaling.num_workers=1", "scaling.resources_per_worker={CPU: 6}"), two_nodes, print)
+    with pytest.raises(ClusterTooSmall, match="ssd: asks 2 in all, the cluster has 0"):
+        fit_to_cluster(_train("scaling.num_workers=2", "scaling.resources_per_worker={CPU: 0.5, ssd: 1}"), TWO_CPUS, print)
+    with pytest.raises(ClusterTooSmall, match=r"scaling.num_workers, scaling.use_gpu: 2 GPU worker\(s\) x \{GPU: 1\}"):
+        fit_to_cluster(_train("scaling.num_workers=2", "scaling.use_gpu=true", "scaling.resources_per_worker=null"), TWO_CPUS, print)
+
+
+def test_an_autoscaling_cluster_that_can_grow_waits_and_says_what_is_pending():
+    growing = Cluster(total={"CPU": 2.0}, largest_node={"CPU": 2.0}, ceiling={"CPU": 64.0, "GPU": 8.0})
+    lines = []
+    cfg = _train("scaling.num_workers=4", "scaling.resources_per_worker={CPU: 4, GPU: 1}")
+    assert fit_to_cluster(cfg, growing, lines.append) is cfg
+    assert lines[0].startswith("waiting for the autoscaler: 4 training worker(s) x {CPU: 4, GPU: 1} plus {CPU: 0.5} "
+                               "for Ray Data tasks pending (CPU: asks 16.5 in all, the cluster has 2")
+    with pytest.raises(ClusterTooSmall):  # beyond even the ceiling
+        check_fits(Ask("x", ("k",), 20, {"CPU": 4.0}), growing)
+
+
+def test_elastic_workers_are_capped_where_more_would_starve_the_data_tasks():
+    lines = []
+    cfg = fit_to_cluster(_train("scaling.num_workers=[1, 4]", "scaling.resources_per_worker={CPU: 0.5}"), TWO_CPUS, lines.append)
+    assert tuple(cfg.scaling.num_workers) == (1, 3)  # 3 x 0.5 + 0.5 = 2
+    assert "runs at most 3 worker(s) here" in lines[0]
