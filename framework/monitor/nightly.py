@@ -35,7 +35,8 @@ def _score(cfg: NightlyConfig, log: Log):
     """Score the day; the run commits its drift report (drift.json, drift.png) with the scores."""
     from framework.score import ScoreConfig, run_scoring
 
-    settings = {**cfg.score.settings, "drift": {**cfg.drift.model_dump(), "enabled": True}}
+    settings = {**cfg.score.settings, "drift": {**cfg.drift.model_dump(), "enabled": True},
+                "run": {"stall_timeout_s": cfg.run.stall_timeout_s}}
     score = ScoreConfig(model=cfg.model, input=cfg.score.input, where=cfg.score.where, output=cfg.score.output,
                         run_date=cfg.score.run_date, **settings)
     return run_scoring(score, log=log)
@@ -57,7 +58,9 @@ def _retrain(cfg: NightlyConfig, log: Log) -> str:
     from framework.config import load_config
     from framework.train import run_training
 
-    overrides = [*cfg.retrain.overrides, f"registry.name={cfg.registry_name}", "registry.alias=candidate"]
+    timeout = "null" if cfg.run.stall_timeout_s is None else cfg.run.stall_timeout_s
+    overrides = [f"run.stall_timeout_s={timeout}", *cfg.retrain.overrides, f"registry.name={cfg.registry_name}",
+                 "registry.alias=candidate"]
     _, train_cfg = load_config(cfg.retrain.config, overrides, kind="train")
     log(f"[nightly] retraining {train_cfg.run.name} on {train_cfg.data.train}")
     return run_training(train_cfg).model_version

@@ -26,7 +26,7 @@ from typing import Iterator
 from framework.score._plan import ScoreTask
 from framework.score.config import PoolSection
 
-__all__ = ["PoolShape", "cluster_resources", "pool_shape", "run_pool"]
+__all__ = ["PoolShape", "check_pool_fits", "pool_shape", "run_pool"]
 
 
 @dataclass(frozen=True)
@@ -48,25 +48,29 @@ class PoolShape:
         return f"{size} actor(s) x ({self.num_cpus:g} CPU{gpus})"
 
 
-def cluster_resources() -> dict:
-    """The resources of the cluster raylane runs on (starting a local one if needed)."""
-    from framework.ray_session import ensure_ray
-
-    return ensure_ray().cluster_resources()
-
-
 def pool_shape(pool: PoolSection, resources: dict, tasks: int) -> PoolShape:
     """Decide the pool from the config and the cluster's resources (`ray.cluster_resources()`)."""
     gpus = int(resources.get("GPU", 0))
     use_gpu = pool.use_gpu is True or (pool.use_gpu == "auto" and gpus >= 1)
-    if pool.actors == "auto":
-        low = high = gpus if use_gpu else max(1, int(resources.get("CPU", 1)))
+    if pool.actors == "auto":  # one per GPU, else one per CPU core, but never more CPUs than the cluster has
+        cpus = float(resources.get("CPU", 1))
+        low = high = gpus if use_gpu else max(1, min(int(cpus), int(cpus / pool.cpus_per_actor + 1e-9)))
     elif isinstance(pool.actors, tuple):
         low, high = pool.actors
     else:
         low = high = pool.actors
     high = max(1, min(high, tasks))  # an idle actor still loads the model
     return PoolShape(min(low, high), high, pool.cpus_per_actor, 1 if use_gpu else 0)
+
+
+def check_pool_fits(pool: PoolSection, shape: PoolShape, cluster, log) -> None:
+    """Fail fast (or wait for an autoscaler) when the pool's smallest size cannot be placed: Ray Data
+    would otherwise wait for its actors forever."""
+    from framework.capacity import Ask, check_fits
+
+    keys = ("pool.actors", "pool.cpus_per_actor") + (("pool.use_gpu",) if shape.num_gpus else ())
+    each = {"CPU": shape.num_cpus, **({"GPU": float(shape.num_gpus)} if shape.num_gpus else {})}
+    check_fits(Ask(f"{shape.min_size} scoring actor(s)", keys, shape.min_size, each), cluster, log)
 
 
 def run_pool(tasks: list[ScoreTask], job: dict, shape: PoolShape, max_task_retries: int) -> Iterator[dict]:

@@ -112,16 +112,22 @@ def _job(cfg: ScoreConfig, plan: RunPlan, scorer, area: StagingArea, device: str
     ).as_dict()
 
 
-def _score_pending(cfg: ScoreConfig, plan: RunPlan, scorer, area: StagingArea, done: dict, log: Log) -> None:
-    from framework.score._pool import cluster_resources, pool_shape, run_pool
+def _score_pending(cfg: ScoreConfig, plan: RunPlan, scorer, area: StagingArea, done: dict, log: Log,
+                   watchdog) -> None:
+    from framework.capacity import Cluster
+    from framework.score._pool import check_pool_fits, pool_shape, run_pool
 
     pending = [task for task in plan.tasks if task.name not in done]
     if not pending:
         return
-    shape = pool_shape(cfg.pool, cluster_resources(), len(pending))
+    cluster = Cluster.from_ray()
+    shape = pool_shape(cfg.pool, cluster.total, len(pending))
+    check_pool_fits(cfg.pool, shape, cluster, log)
     log(f"[score] scoring {len(pending)} task(s) on {shape}")
+    watchdog.stage("scoring tasks (Ray Data actor pool)")
     progress, errors = _Progress(plan.rows, done, cfg.progress_every_s, log), []
     for entry in run_pool(pending, _job(cfg, plan, scorer, area, shape.device), shape, cfg.pool.max_task_retries):
+        watchdog.progress()
         if "error" in entry:
             errors.append(entry["error"])
             continue
@@ -203,8 +209,18 @@ def _manifest(cfg: ScoreConfig, plan: RunPlan, scorer, key: str, done: dict, row
 def run_scoring(cfg: ScoreConfig, log: Log = _print) -> ScoreResult:
     """Score `cfg.input` with `cfg.model` and commit OUTPUT/run_date=YYYY-MM-DD exactly once.
 
-    Raises ContractError / DataError / RejectLimitError (nothing published) on bad input.
+    Raises ContractError / DataError / RejectLimitError (nothing published) on bad input, and
+    Stalled when no task finishes for `run.stall_timeout_s` (finished tasks stay staged).
     """
+    from framework.ray_session import ensure_ray
+    from framework.watchdog import StallWatchdog
+
+    ensure_ray()
+    with StallWatchdog("score", cfg.run.stall_timeout_s, log=log) as watchdog:
+        return _run_scoring(cfg, log, watchdog)
+
+
+def _run_scoring(cfg: ScoreConfig, log: Log, watchdog) -> ScoreResult:
     from framework.score.scorer import BundleScorer
 
     started = time.perf_counter()
@@ -218,7 +234,8 @@ def run_scoring(cfg: ScoreConfig, log: Log = _print) -> ScoreResult:
     log(f"[score] {plan.rows:,} rows in {len(plan.files.paths)} file(s) match the contract; {len(plan.tasks)} task(s), "
         f"{skipped} already scored in {area.root}")
     planned = time.perf_counter()
-    _score_pending(cfg, plan, scorer, area, done, log)
+    _score_pending(cfg, plan, scorer, area, done, log, watchdog)
+    watchdog.stage("drift check and commit")
     scored = time.perf_counter()
     rows = _totals(plan, done)
     reasons = Counter()

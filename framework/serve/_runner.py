@@ -109,14 +109,31 @@ def _endpoint(cfg) -> ServingEndpoint:
     return ServingEndpoint(url=urls[0], app_name=cfg.app_name, ingress=cfg.ingress, urls=urls)
 
 
+def check_replicas_fit(cfg, cluster, log=print) -> None:
+    """Fail fast when the replicas Serve starts with cannot be placed: `serve.run` would wait forever."""
+    from framework.capacity import Ask, check_fits
+
+    section, autoscaling = cfg.deployment, cfg.deployment.autoscaling
+    if autoscaling:
+        count = int(autoscaling.get("initial_replicas") or autoscaling.get("min_replicas", 1))
+        keys = ("deployment.autoscaling.min_replicas", "deployment.num_cpus")
+    else:
+        count, keys = section.num_replicas, ("deployment.num_replicas", "deployment.num_cpus")
+    each = {"CPU": section.num_cpus, **({"GPU": section.num_gpus} if section.num_gpus else {})}
+    keys += ("deployment.num_gpus",) if section.num_gpus else ()
+    check_fits(Ask(f"{count} Serve replica(s)", keys, max(count, 1), each), cluster, lambda line: log(f"[serve] {line}"))
+
+
 def start_serving(cfg, token_digest: str | None, wait_s: float = 120.0) -> ServingEndpoint:
     """Deploy the scoring application of `cfg` and return its address once /healthz answers."""
     from framework.serve._model_source import load_model
 
     load_model(cfg.model.path)  # fail here, with the file named, before any replica tries
+    from framework.capacity import Cluster
     from framework.ray_session import ensure_ray
 
     ensure_ray()
+    check_replicas_fit(cfg, Cluster.from_ray())
     from ray import serve
 
     from framework.serve._deployment import build_application

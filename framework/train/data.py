@@ -28,6 +28,9 @@ __all__ = [
 
 TRUTH_COLUMN = "p_true"  # synthetic data's planted probability: evaluation only, never a feature
 DATA_TASK_CPUS = 0.5  # Ray Data tasks must fit beside the train workers on small machines
+# What a run's workers must leave free: Ray Data's split of a cached dataset across the workers runs
+# tasks of Ray's default 1 CPU, which raylane cannot lower; with less free, the run waits forever.
+DATA_ROOM_CPUS = 1.0
 CACHE_SHARE = 0.25  # data.cache auto: transformed data may fill at most this share of the object store
 
 

@@ -115,10 +115,30 @@ def _pbt_population(cfg, study, trials, count: int):
     return BasicVariantGenerator(points_to_evaluate=points, max_concurrent=0), space
 
 
+def _progress_callback(progress: Callable[[], None]):
+    """A Tune callback telling the stall watchdog about every trial start, result and end."""
+    from ray.tune import Callback
+
+    class TrialProgress(Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            progress()
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            progress()
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            progress()
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            progress()
+
+    return TrialProgress()
+
+
 def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path, max_epochs: int, log=print,
-               tracker=None) -> None:
+               tracker=None, progress: Callable[[], None] | None = None) -> None:
     """Run `count` more trials of `trainable` on Ray Tune, recording each into the study (and, with a
-    `tracker`, into MLflow)."""
+    `tracker`, into MLflow); `progress` is called on every trial event (the stall watchdog)."""
     import ray
     from ray import tune
 
@@ -151,7 +171,7 @@ def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path
         run_config=tune.RunConfig(
             name=experiment_dir.name,
             storage_path=str(experiment_dir.parent),
-            callbacks=[as_tune_callback(recorder)],
+            callbacks=[as_tune_callback(recorder), *([_progress_callback(progress)] if progress else [])],
             failure_config=tune.FailureConfig(max_failures=0),
             # pbt restores trials from each other's checkpoints: deleting old ones races with that
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None if pbt else 1),
@@ -191,8 +211,9 @@ def _check_stopped_runs_can_be_freed(cfg) -> None:
         ) from None
 
 
-def _training_trainable(cfg, sweep_dir: Path, log):
-    """Check the data once, fit the features once, and wrap `run_trial` for Tune."""
+def _training_trainable(cfg, sweep_dir: Path, log, progress_beacon: str | None = None):
+    """Check the data once, fit the features once, and wrap `run_trial` for Tune (its training steps
+    beat `progress_beacon`)."""
     from ray import tune
 
     from framework.config import validate_mapping
@@ -211,7 +232,7 @@ def _training_trainable(cfg, sweep_dir: Path, log):
     if not searches_features:
         _, pipeline_dir = fit_pipeline(train_cfg, sweep_dir)
     rows = data_snapshot(train_cfg.data.train)["rows"]
-    plan = TrialPlan.from_sweep(cfg, sweep_dir / "trials", pipeline_dir, rows)
+    plan = TrialPlan.from_sweep(cfg, sweep_dir / "trials", pipeline_dir, rows, progress_beacon)
     log(f"[sweep] {rows:,} training rows; features {'fitted per trial' if searches_features else f'fitted once in {pipeline_dir}'}")
     datasets = None
     if pipeline_dir is not None:
@@ -243,6 +264,7 @@ def run_sweep(cfg, *, log=print, trainable: Callable | None = None, max_epochs: 
     from framework.tune.results import report_results
     from framework.tune.tracking import SweepTracker, audit_sweep
     from framework.tune.trial import TrialPlan
+    from framework.watchdog import StallWatchdog, start_beacon
 
     sweep_dir = cfg.sweep_directory()
     with SweepLock(sweep_dir):
@@ -255,18 +277,25 @@ def run_sweep(cfg, *, log=print, trainable: Callable | None = None, max_epochs: 
         log(f"[sweep] {cfg.run.name}: {cfg.num_samples - remaining} of {cfg.num_samples} trial(s) finished; study {study.study_name} in {ledger.storage}")
         tracker = None
         if remaining > 0:
-            if trainable is None:
-                trainable, max_epochs = _training_trainable(cfg, sweep_dir, log)  # checks the data first
-                tracker = SweepTracker.for_sweep(cfg, TrialPlan.base_for(cfg), log)
-            else:
-                ensure_ray()
-            launch = ledger.start_launch(remaining, recovery)
-            try:
-                run_trials(cfg, study, trainable, remaining, sweep_dir / "tune" / launch, max_epochs or 1, log, tracker)
-            except Exception:
-                if tracker is not None:
-                    audit_sweep(cfg, {}, tracker.lineage, outcome="failed")
-                raise
+            with StallWatchdog("sweep", cfg.run.stall_timeout_s, log=log) as watchdog:
+                ray = ensure_ray()
+                beacon_name, beacon = start_beacon()
+                try:
+                    if trainable is None:
+                        watchdog.stage("checking the data and fitting the feature pipeline (Ray Data)")
+                        trainable, max_epochs = _training_trainable(cfg, sweep_dir, log, beacon_name)  # checks the data first
+                        tracker = SweepTracker.for_sweep(cfg, TrialPlan.base_for(cfg), log)
+                    launch = ledger.start_launch(remaining, recovery)
+                    watchdog.stage("running trials (Ray Tune)", beacon=beacon)
+                    run_trials(cfg, study, trainable, remaining, sweep_dir / "tune" / launch, max_epochs or 1, log, tracker,
+                               progress=watchdog.progress)
+                    watchdog.raise_if_stalled()  # Tune stops gracefully on the watchdog's interrupt
+                except (Exception, KeyboardInterrupt):
+                    if tracker is not None:
+                        audit_sweep(cfg, {}, tracker.lineage, outcome="failed")
+                    raise
+                finally:
+                    ray.kill(beacon)
         summary, table, plots = report_results(cfg, study, sweep_dir, log)
         if tracker is not None:  # a launch of training trials (a benchmark's stand-in trials are not tracked)
             audit_sweep(cfg, summary, tracker.lineage)

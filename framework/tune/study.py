@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import random
 import time
 import warnings
 from dataclasses import dataclass
@@ -44,7 +45,9 @@ FINGERPRINT_KEY = "raylane.fingerprint"
 INTERRUPTED_KEY = "raylane.interrupted"  # trial numbers a killed driver left RUNNING (retried since)
 RETRY_OF_KEY = "raylane.retry_of"
 DB_FILE = "study.db"
-_CREATE_ATTEMPTS = 8  # opening a brand-new database that another process is creating too
+# How long opening waits out other processes that create the same new database or hold its lock.
+_OPEN_PATIENCE_S = 30.0
+_LOCKED = "database is locked"
 
 
 def storage_url(cfg) -> str:
@@ -91,60 +94,80 @@ def rdb_storage(url: str):
     return optuna.storages.RDBStorage(url)
 
 
-def _database_error(url: str, error: Exception) -> ArtifactError:
+def _causes(error: BaseException):
+    """The error and what it wraps: SQLAlchemy's `orig`, Optuna's StorageInternalError's `__cause__`."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = getattr(error, "orig", None) or error.__cause__
+
+
+def _is_locked(error: BaseException) -> bool:
+    return any(_LOCKED in str(cause) for cause in _causes(error))
+
+
+def _is_transient(error: BaseException) -> bool:
+    """Another process is creating the same new database ("table ... already exists", a duplicate
+    schema version row) or holds its lock where SQLite answers at once instead of waiting out the
+    busy timeout (a read snapshot that must become a write): opening again succeeds."""
+    import sqlalchemy.exc
+
+    return any(isinstance(cause, sqlalchemy.exc.IntegrityError) or "already exists" in str(cause)
+               for cause in _causes(error)) or _is_locked(error)
+
+
+def _database_error(url: str, error: BaseException) -> ArtifactError:
     where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-    reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
-    if "database is locked" in reason:
-        return ArtifactError(f"{where}: the sweep's Optuna study stayed locked by another process ({reason}); "
-                             "stop the other sweep or reader of it and run again")
+    innermost = list(_causes(error))[-1]
+    reason = (str(innermost).splitlines() or [type(innermost).__name__])[0][:200]
+    if _is_locked(error):
+        return ArtifactError(f"{where}: the sweep's Optuna study stayed locked by another process for "
+                             f"{_OPEN_PATIENCE_S:.0f} s ({reason}); stop the other sweep or reader of it and run again")
     return ArtifactError(
         f"{where}: the sweep's Optuna study cannot be read ({reason}); the file is truncated or corrupted. "
         "Move it away to start the sweep afresh, or restore it from a backup"
     )
 
 
-def _is_transient(error: Exception) -> bool:
-    text = str(error)
-    return "already exists" in text or "database is locked" in text
+def _open_once(cfg, url: str):
+    import optuna
+
+    directions = ["maximize" if o.mode == "max" else "minimize" for o in cfg.objective]
+    try:
+        study = optuna.create_study(storage=rdb_storage(url), study_name=cfg.run.study_name or cfg.run.name,
+                                    directions=directions, load_if_exists=True)
+    except ValueError as error:  # e.g. an existing study with other directions
+        raise ConfigError(f"{url}: study {cfg.run.study_name or cfg.run.name!r}: {error}") from None
+    study.get_trials(deepcopy=False)  # reads every page: a damaged file fails here, not mid-sweep
+    _check_fingerprint(study, cfg, url)
+    KeptEpochRule.of_sweep(cfg).record(study)  # the fingerprint pins it: the same for every trial
+    return study
 
 
 def open_study(cfg):
     """Create or reopen the study; a new study records the config fingerprint, an old one must match.
 
     The study also records the trials' checkpoint rule (`framework.tune.kept`): which epoch of each
-    trial its values are."""
+    trial its values are. Processes that open the same new database at once (optuna-dashboard, a
+    second driver) all succeed: a race on its creation or lock is retried for up to `_OPEN_PATIENCE_S`,
+    with jittered backoff so that forked openers do not collide again in step."""
     import optuna
     import sqlalchemy.exc
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = storage_url(cfg)
-    directions = ["maximize" if o.mode == "max" else "minimize" for o in cfg.objective]
-    for attempt in range(_CREATE_ATTEMPTS):
+    deadline = time.monotonic() + _OPEN_PATIENCE_S
+    attempt = 0
+    while True:
         try:
-            storage = rdb_storage(url)
-            study = optuna.create_study(
-                storage=storage, study_name=cfg.run.study_name or cfg.run.name, directions=directions, load_if_exists=True
-            )
-            study.get_trials(deepcopy=False)  # reads every page: a damaged file fails here, not mid-sweep
-            break
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as error:
-            # Another process (optuna-dashboard, a second sweep) created the same new database at the
-            # same moment ("table ... already exists", a duplicate schema version), or held its write
-            # lock where SQLite answers at once instead of waiting ("database is locked": a read
-            # transaction that must upgrade to a write, or a change of journal mode): its schema is
-            # there now, or the lock is gone, so opening again succeeds. Anything else is a damaged
-            # or unreachable store.
-            racing = isinstance(error, sqlalchemy.exc.IntegrityError) or _is_transient(error)
-            if not racing or attempt + 1 == _CREATE_ATTEMPTS:
+            return _open_once(cfg, url)
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+            # Optuna wraps SQLAlchemy's errors in StorageInternalError where it commits.
+            if not _is_transient(error) or time.monotonic() >= deadline:
                 raise _database_error(url, error) from None
-            time.sleep(0.1 * (attempt + 1))
-        except sqlalchemy.exc.SQLAlchemyError as error:
-            raise _database_error(url, error) from None
-        except ValueError as error:  # e.g. an existing study with other directions
-            raise ConfigError(f"{url}: study {cfg.run.study_name or cfg.run.name!r}: {error}") from None
-    _check_fingerprint(study, cfg, url)
-    KeptEpochRule.of_sweep(cfg).record(study)  # the fingerprint pins it: the same for every trial
-    return study
+        attempt += 1
+        time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
 
 
 def _check_fingerprint(study, cfg, url: str) -> None:

@@ -48,6 +48,7 @@ class TrialPlan:
     cpus_per_worker: float
     gpus_per_worker: float
     checkpoint_every_epoch: bool  # pbt exploits checkpoints; asha and none never resume a trial
+    progress_beacon: str | None = None  # the driver's stall watchdog: trials' training steps beat it
 
     @staticmethod
     def base_for(cfg) -> dict:
@@ -55,7 +56,8 @@ class TrialPlan:
         return absolute_data_paths(apply_overrides(cfg.base_train_dict(), cfg.trial_overrides))
 
     @classmethod
-    def from_sweep(cls, cfg, trials_dir: Path, pipeline_dir: Path | None, train_rows: int) -> "TrialPlan":
+    def from_sweep(cls, cfg, trials_dir: Path, pipeline_dir: Path | None, train_rows: int,
+                   progress_beacon: str | None = None) -> "TrialPlan":
         resources = cfg.resources
         return cls(
             base_train=cls.base_for(cfg),
@@ -68,6 +70,7 @@ class TrialPlan:
             cpus_per_worker=resources.cpus_per_worker,
             gpus_per_worker=resources.gpus_per_worker,
             checkpoint_every_epoch=cfg.scheduler.name == "pbt",
+            progress_beacon=progress_beacon,
         )
 
     def to_dict(self) -> dict:
@@ -180,7 +183,7 @@ def run_trial(config: dict, plan: TrialPlan, datasets: dict | None = None) -> No
     trial_id = ray.tune.get_context().get_trial_id()
     cfg = trial_train_config(plan, params, f"train-{trial_id}")
     pipeline, pipeline_dir = _pipeline(plan, cfg)
-    common = {"datasets": datasets}
+    common = {"datasets": datasets, "progress_beacon": plan.progress_beacon}
     if plan.workers_per_trial == 0:
         trainer = build_trainer(
             cfg, pipeline, pipeline_dir, plan.train_rows, loop=tune_trial_loop,

@@ -177,3 +177,46 @@ def test_processes_creating_the_same_new_study_at_once_all_open_it(make_sweep, t
             process.join(60)
         assert [p.exitcode for p in openers] == [0, 0, 0, 0], f"round {round_}"
         assert len(optuna.get_all_study_names(f"sqlite:///{cfg.sweep_directory() / 'study.db'}")) == 1
+
+
+def _locked_commit():
+    """What Optuna raises when SQLite answers "database is locked" at once (a read snapshot that must
+    become a write does not wait out the busy timeout): StorageInternalError from OperationalError."""
+    import sqlalchemy.exc
+
+    cause = sqlalchemy.exc.OperationalError("INSERT INTO study_user_attributes", {}, sqlite3.OperationalError("database is locked"))
+    try:
+        raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from cause
+    except optuna.exceptions.StorageInternalError as error:
+        return error
+
+
+def _lock_first_writes(monkeypatch, times: int) -> list:
+    calls = []
+    real = optuna.storages.RDBStorage.set_study_user_attr
+
+    def set_study_user_attr(self, *args):
+        calls.append(args[1])
+        if len(calls) <= times:
+            raise _locked_commit()
+        return real(self, *args)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_study_user_attr", set_study_user_attr)
+    return calls
+
+
+def test_a_locked_write_while_opening_is_retried_not_reported_as_corruption(make_sweep, monkeypatch):
+    cfg = make_sweep("locked-once")
+    calls = _lock_first_writes(monkeypatch, times=2)
+    study = open_study(cfg)
+    assert len(calls) >= 3 and "raylane.fingerprint" in study.user_attrs
+
+
+def test_a_lock_held_past_the_patience_says_locked_not_corrupted(make_sweep, monkeypatch):
+    import framework.tune.study as study_module
+
+    monkeypatch.setattr(study_module, "_OPEN_PATIENCE_S", 0.3)
+    _lock_first_writes(monkeypatch, times=10**6)
+    with pytest.raises(ArtifactError) as error:
+        open_study(make_sweep("locked-forever"))
+    assert "stayed locked by another process" in str(error.value) and "corrupted" not in str(error.value)
