@@ -2,7 +2,7 @@
 
 Example (the shape is fixed; see jobs/configs/train_small.yaml for every knob):
     data: {train: "data/train/*.parquet", valid: "data/valid/*.parquet", contract: data/contract.yaml}
-    features: {passthrough: [id, label], id_column: id, ops: [...]}
+    features: {passthrough: [id, label], id_column: id, ops: [...]}   # or {suggest: true}: from the data
     label: label
     model: {name: dlrm, embedding_dim: 16, bottom_mlp: [64, 16], top_mlp: [64, 32]}
     optim: {epochs: 2, batch_size: 2048, optimizer: adam, lr: 0.001, weight_decay: 0.0,
@@ -14,9 +14,9 @@ Example (the shape is fixed; see jobs/configs/train_small.yaml for every knob):
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from framework.config import StrictModel
 from framework.features import PipelineSpec
@@ -34,6 +34,26 @@ __all__ = [
 ]
 
 METRICS = ("auc", "logloss", "loss")
+
+
+class SuggestedFeatures(StrictModel):
+    """`features: {suggest: true}`: `raylane train` suggests the pipeline from the training data's
+    statistics (`raylane features suggest`), writes it into the run directory and trains with it."""
+
+    suggest: Literal[True]
+    sample_rows: int = Field(100_000, gt=0, description="rows sampled for skew, quantiles and code detection")
+    seed: int = 0
+
+
+def _features_kind(value) -> str:
+    suggested = isinstance(value, SuggestedFeatures) or (isinstance(value, dict) and "suggest" in value)
+    return "suggest" if suggested else "pipeline"
+
+
+Features = Annotated[
+    Annotated[PipelineSpec, Tag("pipeline")] | Annotated[SuggestedFeatures, Tag("suggest")],
+    Discriminator(_features_kind),
+]
 
 
 class DataSection(StrictModel):
@@ -181,7 +201,7 @@ class CardSection(StrictModel):
 
 class TrainConfig(StrictModel):
     data: DataSection
-    features: PipelineSpec
+    features: Features
     label: str = "label"
     model: dict[str, Any]
     optim: OptimSection = OptimSection()

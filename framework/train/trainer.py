@@ -95,6 +95,8 @@ def run_training(cfg: TrainConfig, fault_injection: dict | None = None) -> Train
     """Check, train, write the bundle; then register it (when `registry.name` is set) and audit the run."""
     from framework.train._driver import train_with_ray
     from framework.train.publish import publish_run
+    from framework.train.suggested import resolve_features
 
+    cfg = resolve_features(cfg, run_directory(cfg))  # features: {suggest: true}
     check_inputs(cfg)
     return publish_run(cfg, train_with_ray(cfg, fault_injection))

@@ -220,19 +220,21 @@ def _training_trainable(cfg, sweep_dir: Path, log, progress_beacon: str | None =
     from framework.lineage import data_snapshot
     from framework.ray_session import ensure_ray
     from framework.train._driver import fit_pipeline
+    from framework.train.suggested import resolve_features
     from framework.train.trainer import check_inputs
     from framework.tune.trial import TrialPlan, run_trial
 
     ensure_ray()
     base = TrialPlan.base_for(cfg)
-    train_cfg = validate_mapping(base, "train", "base training config")[1]
+    train_cfg = resolve_features(validate_mapping(base, "train", "base training config")[1], sweep_dir, log)
     check_inputs(train_cfg)
     searches_features = any(key.startswith("features.") for key in cfg.space)
     pipeline_dir = None
     if not searches_features:
         _, pipeline_dir = fit_pipeline(train_cfg, sweep_dir)
     rows = data_snapshot(train_cfg.data.train)["rows"]
-    plan = TrialPlan.from_sweep(cfg, sweep_dir / "trials", pipeline_dir, rows, progress_beacon)
+    plan = TrialPlan.from_sweep(cfg, sweep_dir / "trials", pipeline_dir, rows, progress_beacon,
+                                features=train_cfg.features.model_dump(mode="json"))
     log(f"[sweep] {rows:,} training rows; features {'fitted per trial' if searches_features else f'fitted once in {pipeline_dir}'}")
     datasets = None
     if pipeline_dir is not None:

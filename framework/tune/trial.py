@@ -57,10 +57,12 @@ class TrialPlan:
 
     @classmethod
     def from_sweep(cls, cfg, trials_dir: Path, pipeline_dir: Path | None, train_rows: int,
-                   progress_beacon: str | None = None) -> "TrialPlan":
+                   progress_beacon: str | None = None, features: dict | None = None) -> "TrialPlan":
+        """`features`: the pipeline the driver resolved (a suggested one), in place of the base config's."""
         resources = cfg.resources
+        base = cls.base_for(cfg)
         return cls(
-            base_train=cls.base_for(cfg),
+            base_train={**base, "features": features} if features is not None else base,
             tied=dict(cfg.tied),
             space_keys=tuple(cfg.space),
             trials_dir=str(trials_dir),
