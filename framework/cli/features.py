@@ -1,6 +1,7 @@
-"""`raylane features fit` and `raylane features transform`.
+"""`raylane features suggest`, `raylane features fit` and `raylane features transform`.
 
 Example:
+    $ raylane features suggest --data data/train --contract data/train/contract.yaml --out features.yaml
     $ raylane features fit --pipeline features.yaml --data 'data/train/**/*.parquet' --out artifacts/features
     $ raylane features transform --artifact artifacts/features --data data/test --out data/test-features
 """
@@ -58,6 +59,25 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suggest(args: argparse.Namespace) -> int:
+    from framework.data import check_dataset, load_contract
+    from framework.data.parquet_io import list_parquet_files
+    from framework.features.suggest import suggest_features
+
+    out = Path(args.out)
+    if out.exists() and not args.force:  # before the pass over the data, not after it
+        raise ConfigError(f"{out}: exists; pass --force to replace it")
+    contract = load_contract(args.contract)
+    files = list_parquet_files(args.data, args.where, contract.arrow_schema())
+    check_dataset(contract, files).raise_if_failed()
+    started = time.perf_counter()
+    suggestion = suggest_features(files, contract, label=args.label, sample_rows=args.sample_rows, seed=args.seed)
+    suggestion.write(out, overwrite=args.force)
+    print(f"wrote {out}")
+    print(f"{suggestion.summary()} ({time.perf_counter() - started:.2f} s)")
+    return 0
+
+
 def _prepare_output(out: Path) -> Path:
     """A fresh staging directory beside `out`; an existing `out` is replaced only if we wrote it."""
     if out.exists() and any(out.iterdir()) and not (out / _DONE_MARKER).exists():
@@ -90,8 +110,25 @@ def _transform(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    features = subparsers.add_parser("features", help="fit a feature pipeline; transform data with a fitted one")
+    features = subparsers.add_parser("features", help="suggest or fit a feature pipeline; transform data with a fitted one")
     commands = features.add_subparsers(dest="features_command", metavar="ACTION", required=True)
+
+    suggest = commands.add_parser(
+        "suggest",
+        help="suggest a commented feature pipeline from the data's statistics",
+        description="One pass over the data: numeric columns get normalize/fill_missing (log1p when heavy-tailed), "
+                    "categorical ones categorify or hash_bucket. Writes the features: section of a training config; "
+                    "every choice is commented with the statistic behind it.",
+    )
+    suggest.add_argument("--data", required=True, help="Parquet file, directory or glob to learn from")
+    suggest.add_argument("--contract", required=True, help="contract YAML: types and roles (only role feature gets ops)")
+    suggest.add_argument("--out", required=True, help="YAML file to write (a config with a features: section)")
+    suggest.add_argument("--force", action="store_true", help="replace --out if it exists")
+    suggest.add_argument("--where", action="append", metavar="KEY=VALUE", help="only this partition (repeatable)")
+    suggest.add_argument("--label", help="the label column, when the contract has no role label (or another one)")
+    suggest.add_argument("--sample-rows", type=int, default=100_000, help="rows sampled for skew/quantiles (default 100000)")
+    suggest.add_argument("--seed", type=int, default=0, help="seed of the row sample (default 0)")
+    suggest.set_defaults(func=_suggest)
 
     fit = commands.add_parser(
         "fit",

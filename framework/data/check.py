@@ -82,7 +82,7 @@ def _null_count(parquet_file, column_index: int, name: str) -> int:
 
 def _check_partition_value(file: str, name: str, raw: str, spec) -> list[Problem]:
     if raw == HIVE_NULL:
-        return [p for p in [_null_problem(file, name, 1)] if p]
+        return [] if spec.nullable else [p for p in [_null_problem(file, name, 1)] if p]
     try:
         pc.cast(pa.array([raw]), spec.arrow_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -79,9 +79,13 @@ def _glob_root(pattern: str) -> str:
     return os.path.dirname(pattern)
 
 
-def _is_data_file(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return not name.startswith(("_", ".")) and not name.endswith((".yaml", ".yml", ".json", ".crc"))
+def _is_data_file(path: str, root: str) -> bool:
+    """Not data: names starting with `_` or `.`, files under such a directory below `root` (`_rejected/`,
+    as Hive and Spark skip them; a `_key=value` partition is data), and contract and manifest files."""
+    below = path[len(root):] if path.startswith(root) else path.rsplit("/", 1)[-1]
+    *directories, name = below.split("/")
+    hidden = any(d.startswith(".") or (d.startswith("_") and "=" not in d) for d in directories)
+    return not hidden and not name.startswith(("_", ".")) and not name.endswith((".yaml", ".yml", ".json", ".crc"))
 
 
 def _resolve_one(source: str) -> ParquetFiles:
@@ -90,14 +94,14 @@ def _resolve_one(source: str) -> ParquetFiles:
         root = _glob_root(path)
         infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
         paths = sorted(i.path for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.path, path))
-        return ParquetFiles(filesystem, [p for p in paths if _is_data_file(p)], root)
+        return ParquetFiles(filesystem, [p for p in paths if _is_data_file(p, root)], root)
     info = filesystem.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
         raise DataError(f"{source}: no such file or directory")
     if info.type == pafs.FileType.File:
         return ParquetFiles(filesystem, [path], os.path.dirname(path))
     infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
-    paths = sorted(i.path for i in infos if i.type == pafs.FileType.File and _is_data_file(i.path))
+    paths = sorted(i.path for i in infos if i.type == pafs.FileType.File and _is_data_file(i.path, path))
     return ParquetFiles(filesystem, paths, path)
 
 

@@ -18,10 +18,12 @@ from framework.features._outputs import OutputSchema
 from framework.features._pipeline import FeaturePipeline
 from framework.features._registry import OPS, op_from_mapping
 from framework.features._spec import PipelineSpec, parse_pipeline_spec
+from framework.features.suggest import ColumnChoice, Suggestion, suggest_features
 
 __all__ = [
     "FeaturePipeline", "OutputSchema", "OutputField", "FeatureOp", "OPS", "PipelineSpec",
     "parse_pipeline_spec", "op_from_mapping", "CONTINUOUS", "CATEGORICAL",
     "FillMissing", "FillMedian", "Clip", "Log1p", "Normalize", "MinMax",
     "Bucketize", "Categorify", "HashBucket", "HashedCross", "TargetEncoding", "CountEncode",
+    "suggest_features", "Suggestion", "ColumnChoice",
 ]

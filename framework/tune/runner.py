@@ -120,19 +120,29 @@ def _progress_callback(progress: Callable[[], None]):
     from ray.tune import Callback
 
     class TrialProgress(Callback):
+        def __init__(self, tell: Callable[[], None]):
+            self.tell = tell  # an attribute, not a closure: Tune pickles this class with its experiment state
+
+        def __getstate__(self) -> dict:
+            return {"tell": None}  # the watchdog stays in this process; raylane never restores Tune's state
+
+        def _tell(self) -> None:
+            if self.tell is not None:
+                self.tell()
+
         def on_trial_start(self, iteration, trials, trial, **info):
-            progress()
+            self._tell()
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            progress()
+            self._tell()
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            progress()
+            self._tell()
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            progress()
+            self._tell()
 
-    return TrialProgress()
+    return TrialProgress(progress)
 
 
 def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path, max_epochs: int, log=print,
