@@ -55,8 +55,7 @@ def _remove(path: Path) -> None:
 
 def publish(staging: Path, out: Path, manifest: dict) -> None:
     """Write `_import.json` and `_SUCCESS` into `staging`, then move it into place as `out`."""
-    from framework.score._commit import exchange_directories  # the exchange scoring commits with
-    from framework.score._staging import fsync_directory, write_durably
+    from framework.durable_files import exchange_directories, fsync_directory, write_durably  # as scoring commits
 
     write_durably(staging / MARKER, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     write_durably(staging / SUCCESS, b"")

@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from framework.errors import ArtifactError
-from framework.models import _bundle_files as files
+import framework.models._bundle_files as files
 from framework.models._config import ModelConfig, build_model, validate_model_config
 from framework.models._embeddings import tables_on_meta
 

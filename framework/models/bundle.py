@@ -43,7 +43,7 @@ from torch import nn
 
 from framework.config._model import validate_model
 from framework.errors import ArtifactError, ConfigError, DataError
-from framework.models import _bundle_files as files
+import framework.models._bundle_files as files
 from framework.models._bundle_save import save_bundle
 from framework.models._config import ModelConfig, build_model, validate_model_config
 

@@ -71,15 +71,21 @@ def check_drift(model: str | os.PathLike, data, thresholds: DriftThresholds = Dr
     """Load the bundle, read the columns its pipeline needs from `data` (one partition with `where`),
     compare a seeded sample. Partition columns are typed by the bundle's contract."""
     from framework.data import list_parquet_files, load_contract
-    from framework.score import BundleScorer
+    from framework.features._plan import raw_inputs
+    from framework.models import load_bundle
+    from framework.models.identity import bundle_identity
+    from framework.registry.versions import resolve_bundle
 
-    scorer = BundleScorer(model)
-    contract_path = scorer.bundle.contract_path
-    types = load_contract(contract_path).arrow_schema() if contract_path is not None else None
+    path, identity = resolve_bundle(model)
+    bundle = load_bundle(path)
+    if bundle.pipeline is None:
+        raise ArtifactError(f"{bundle.directory}: the bundle has no pipeline/; drift is measured on its model inputs")
+    identity = identity or bundle_identity(bundle)
+    types = load_contract(bundle.contract_path).arrow_schema() if bundle.contract_path is not None else None
     files = list_parquet_files(data, where, types)
-    table = sample_parquet(files, scorer.input_columns, sample_rows)
-    report = drift_for_table(scorer.bundle, table, thresholds)
-    report["model"] = {"name": scorer.identity.name, "version": scorer.identity.version}
+    table = sample_parquet(files, raw_inputs(bundle.pipeline.ops), sample_rows)
+    report = drift_for_table(bundle, table, thresholds)
+    report["model"] = {"name": identity.name, "version": identity.version}
     return report
 
 

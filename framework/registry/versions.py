@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from framework.errors import ConfigError
+from framework.errors import ArtifactError, ConfigError
 from framework.registry.refs import check_name, local_source, parse_reference, resolve_version
 from framework.registry.store import mlflow_client
 
@@ -83,7 +83,7 @@ def resolve_model(text: str):
     Local artifact stores are read in place (inside the store only); remote ones are downloaded once
     into `$RAYLANE_HOME/registry-cache/NAME/VERSION`.
     """
-    from framework.score.scorer import ModelIdentity
+    from framework.models.identity import ModelIdentity, manifest_sha256
 
     client = mlflow_client()
     reference = parse_reference(text)
@@ -93,10 +93,24 @@ def resolve_model(text: str):
         path = local_source(version.source, root)
     else:
         path = _download(client, version)
-    from framework.models import _bundle_files as files
+    return path, ModelIdentity(name=reference.name, version=str(version.version), sha256=manifest_sha256(path))
 
-    digest = files.sha256_file(files.member_path(path, files.MANIFEST))
-    return path, ModelIdentity(name=reference.name, version=str(version.version), sha256=digest)
+
+def resolve_bundle_path(model: str | os.PathLike) -> Path:
+    """A bundle directory, as given on the command line (`--model DIR`)."""
+    text = os.fspath(model)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    raise ArtifactError(f"--model {text}: no such directory; expected a model bundle written by `raylane train`, "
+                        "or a registry reference name@alias or name/version")
+
+
+def resolve_bundle(model: str | os.PathLike):
+    """(bundle directory, registry identity or None) for a bundle path, `name@alias` or `name/version`."""
+    if is_reference(os.fspath(model)):
+        return resolve_model(os.fspath(model))
+    return resolve_bundle_path(model), None
 
 
 def _download(client, version) -> Path:

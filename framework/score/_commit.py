@@ -15,14 +15,13 @@ Example:
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import json
 import os
 import shutil
 from pathlib import Path
 
-from framework.score._staging import StagingArea, fsync_directory, write_durably
+from framework.durable_files import exchange_directories, fsync_directory, move_into_place, write_durably
+from framework.score._staging import StagingArea
 
 __all__ = ["MANIFEST", "SUCCESS", "commit_run", "committed_manifest", "exchange_directories"]
 
@@ -30,42 +29,6 @@ MANIFEST = "manifest.json"
 SUCCESS = "_SUCCESS"
 FORMAT = "raylane-scores"
 FORMAT_VERSION = 1
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-
-
-def _renameat2():
-    try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return function
-
-
-def exchange_directories(first: Path, second: Path) -> bool:
-    """Swap two directories atomically; False where the kernel or filesystem cannot."""
-    function = _renameat2()
-    if function is None:
-        return False
-    if function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
-        return False
-    raise OSError(code, f"cannot exchange {first} and {second}: {os.strerror(code)}")
-
-
-def _move_into_place(staged: Path, final: Path, aside: Path) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if not final.exists():
-        os.rename(staged, final)
-    elif exchange_directories(staged, final):
-        pass  # `staged` now holds the previous run
-    else:
-        os.rename(final, aside)
-        os.rename(staged, final)
-    fsync_directory(final.parent)
 
 
 def commit_run(area: StagingArea, final: Path, manifest: dict) -> None:
@@ -76,7 +39,7 @@ def commit_run(area: StagingArea, final: Path, manifest: dict) -> None:
     fsync_directory(area.run)
     area.discard_ledger()  # from the move on, area.run may hold the previous run's files
     aside = area.root / "previous"
-    _move_into_place(area.run, final, aside)
+    move_into_place(area.run, final, aside)
     shutil.rmtree(area.run, ignore_errors=True)
     shutil.rmtree(aside, ignore_errors=True)
     area.remove()

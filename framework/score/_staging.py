@@ -23,6 +23,8 @@ import os
 import shutil
 from pathlib import Path
 
+from framework.durable_files import fsync_directory, write_durably
+
 __all__ = ["StagingArea", "write_durably", "fsync_directory", "run_directory_name", "REJECTED_DIR"]
 
 REJECTED_DIR = "_rejected"
@@ -31,25 +33,6 @@ STAGING_DIR = "_staging"
 
 def run_directory_name(run_date: str) -> str:
     return f"run_date={run_date}"
-
-
-def fsync_directory(path: Path) -> None:
-    """Make a rename or a new file in `path` survive a power cut, not only a process crash."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write a whole file or nothing: a temporary name, fsync, then an atomic rename over `path`."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 class StagingArea:

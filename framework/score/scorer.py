@@ -15,43 +15,17 @@ Example:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from framework.errors import ArtifactError
+from framework.models.identity import ModelIdentity, bundle_identity
+from framework.registry.versions import resolve_bundle as resolve_model
+from framework.registry.versions import resolve_bundle_path
 
 __all__ = ["BundleScorer", "ModelIdentity", "resolve_bundle_path", "resolve_model"]
-
-
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which model produced a score. Without a registry the version is the bundle's content hash."""
-
-    name: str
-    version: str
-    sha256: str  # of the bundle manifest, which lists the sha256 of every other file
-
-
-def resolve_bundle_path(model: str | os.PathLike) -> Path:
-    """A bundle directory, as given on the command line (`--model DIR`)."""
-    text = os.fspath(model)
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return path
-    raise ArtifactError(f"--model {text}: no such directory; expected a model bundle written by `raylane train`, "
-                        "or a registry reference name@alias or name/version")
-
-
-def resolve_model(model: str | os.PathLike) -> tuple[Path, ModelIdentity | None]:
-    """(bundle directory, registry identity or None) for a bundle path, `name@alias` or `name/version`."""
-    from framework.registry.versions import is_reference, resolve_model as resolve_registered
-
-    if is_reference(os.fspath(model)):
-        return resolve_registered(os.fspath(model))
-    return resolve_bundle_path(model), None
 
 
 class BundleScorer:
@@ -68,16 +42,14 @@ class BundleScorer:
         self.identity = identity or registered or self._identity_from_bundle()
 
     def _identity_from_bundle(self) -> ModelIdentity:
-        digest = _manifest_sha256(self.bundle.directory)
-        name = self.bundle.lineage.get("run_name") or self.bundle.directory.parent.name or self.bundle.directory.name
-        return ModelIdentity(name=str(name), version=f"bundle-{digest[:12]}", sha256=digest)
+        return bundle_identity(self.bundle)
 
     @property
     def input_columns(self) -> list[str]:
         """The raw columns scoring reads (the pipeline's op inputs; no label, no passthrough)."""
         from framework.features._plan import raw_inputs
 
-        return list(dict.fromkeys(raw_inputs(self.bundle.pipeline.ops)))
+        return raw_inputs(self.bundle.pipeline.ops)
 
     def score(self, table: pa.Table, *, forward_rows: int | None = None) -> np.ndarray:
         """P(label = 1) per row, float64, in row order. Raises DataError naming the column on bad input.
@@ -98,9 +70,3 @@ class BundleScorer:
             for start in range(0, len(continuous), step)
         ]
         return np.concatenate(parts)
-
-
-def _manifest_sha256(directory: Path) -> str:
-    from framework.models import _bundle_files as files
-
-    return files.sha256_file(files.member_path(directory, files.MANIFEST))

@@ -12,7 +12,8 @@ from framework.ray_session import ensure_ray
 from framework.train.config import TrainConfig
 from framework.train.data import DATA_TASK_CPUS, build_dataset, cache_in_object_store, raw_row_bytes, transform_in_workers
 from framework.train.loop import LoopSettings, train_loop_per_worker
-from framework.train.trainer import TrainResult, _torch_config, run_directory, scaling_config_kwargs
+from framework.train.result import TrainResult, run_directory
+from framework.train.scaling import scaling_config_kwargs, torch_config
 
 _FEATURES_STAMP = "features.json"
 
@@ -157,7 +158,7 @@ def build_trainer(
     return TorchTrainer(
         loop,
         train_loop_config=settings.to_dict(),
-        torch_config=_torch_config(scaling.get("use_tpu", False)),
+        torch_config=torch_config(scaling.get("use_tpu", False)),
         scaling_config=ScalingConfig(**scaling),
         run_config=_run_config(cfg, run_directory(cfg), callbacks),
         datasets=datasets or build_datasets(cfg, pipeline, pipeline_dir),

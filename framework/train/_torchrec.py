@@ -12,9 +12,6 @@ Example (inside a worker with a process group):
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,31 +21,9 @@ from torch import nn
 from framework.models import EmbeddingTables, TableSpec, embedding_tables_of
 from framework.models._embeddings import initial_rows
 from framework.train.embeddings import EmbeddingSettings, EmbeddingsDoNotFit, resolve_budget
+import framework.train._torchrec_loader  # noqa: F401  (loads TorchRec and FBGEMM quietly)
 
 __all__ = ["ShardedModel", "LocalShard", "shard_model", "local_shards"]
-
-# TorchRec and FBGEMM log every kernel they load and every table batch they build (FBGEMM on the root
-# logger), and TorchRec warns about its own internals on each step; raylane prints the plan in one line.
-for _name in ("torchrec", "fbgemm_gpu", "torch.fx._symbolic_trace"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
-warnings.filterwarnings("ignore", module=r"torchrec(\..*)?$")
-# TorchRec's collectives call torch.distributed APIs that torch 2.13 deprecates, once per step
-warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.distributed\.c10d_logger$")
-
-
-@contextlib.contextmanager
-def _quiet_root_logger():
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-
-
-with _quiet_root_logger():
-    import fbgemm_gpu  # noqa: E402,F401  (logs each library it loads on the root logger)
 
 
 def _collection_name(path: str, spec: TableSpec) -> str:

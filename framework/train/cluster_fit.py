@@ -21,7 +21,7 @@ from typing import Callable
 from framework.capacity import SHARE_STEP, Ask, Cluster, ClusterTooSmall, check_fits, fitted_share, shortfalls
 from framework.train.config import TrainConfig
 from framework.train.data import DATA_ROOM_CPUS
-from framework.train.trainer import scaling_config_kwargs
+from framework.train.scaling import scaling_config_kwargs
 
 __all__ = ["fit_to_cluster"]
 

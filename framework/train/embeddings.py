@@ -105,7 +105,7 @@ def require_torchrec(placement: str) -> None:
     if placement == "replicated":
         return
     try:
-        import framework.train._torchrec  # noqa: F401  (imports FBGEMM and TorchRec, quietly)
+        import framework.train._torchrec_loader  # noqa: F401  (imports FBGEMM and TorchRec, quietly)
     except (ImportError, OSError) as error:
         raise ConfigError(
             f"scaling.embeddings={placement} shards the tables with TorchRec, which does not load here ({error}); "

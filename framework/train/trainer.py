@@ -7,59 +7,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 from framework.data import check_dataset, load_contract
 from framework.errors import ConfigError
-from framework.train.config import ScalingSection, TrainConfig
+from framework.train.config import TrainConfig
+from framework.train.result import TrainResult, run_directory
+from framework.train.scaling import scaling_config_kwargs
 
-__all__ = ["TrainResult", "run_training", "scaling_config_kwargs", "run_directory"]
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    bundle: Path
-    metrics: dict
-    run_directory: Path
-    model_version: str | None = None  # the registry version, when `registry.name` is set
-
-
-def run_directory(cfg: TrainConfig) -> Path:
-    return Path(cfg.run.storage_path).expanduser().absolute() / cfg.run.name
-
-
-def scaling_config_kwargs(section: ScalingSection, cluster_gpus: float) -> dict:
-    """ScalingConfig arguments for the config: `auto` uses GPUs when the cluster has them."""
-    accelerator = section.accelerator
-    if accelerator == "auto":
-        wants_gpu = section.use_gpu is True or (section.use_gpu == "auto" and cluster_gpus > 0)
-        accelerator = "gpu" if wants_gpu else "cpu"
-    if accelerator == "gpu" and section.use_gpu is False:
-        raise ConfigError("scaling: accelerator: gpu contradicts use_gpu: false")
-    num_workers = tuple(section.num_workers) if isinstance(section.num_workers, tuple) else section.num_workers
-    kwargs: dict = {"num_workers": num_workers, "use_gpu": accelerator == "gpu"}
-    if section.resources_per_worker:
-        kwargs["resources_per_worker"] = dict(section.resources_per_worker)
-    if accelerator == "tpu":
-        kwargs.update(use_gpu=False, use_tpu=True, topology=section.topology, accelerator_type=section.accelerator_type)
-    elif section.accelerator_type:
-        kwargs["accelerator_type"] = section.accelerator_type
-    return kwargs
-
-
-def _torch_config(accelerator_is_tpu: bool):
-    if not accelerator_is_tpu:
-        return None  # TorchConfig picks nccl with GPUs, gloo without
-    try:
-        import torch_xla  # noqa: F401
-    except ImportError:
-        raise ConfigError(
-            "scaling.accelerator: tpu needs torch_xla on every node (pip install torch_xla[tpu]); it is not installed here"
-        ) from None
-    from ray.train.torch.xla import TorchXLAConfig
-
-    return TorchXLAConfig()
+__all__ = ["TrainResult", "check_inputs", "run_training", "run_directory", "scaling_config_kwargs"]
 
 
 def check_inputs(cfg: TrainConfig) -> None:

@@ -155,7 +155,7 @@ def tune_trial_loop(config: dict) -> None:
 def _pipeline(plan: TrialPlan, cfg):
     from framework.features import FeaturePipeline
     from framework.train._driver import fit_pipeline
-    from framework.train.trainer import run_directory
+    from framework.train.result import run_directory
 
     if plan.pipeline_dir:
         return FeaturePipeline.load(plan.pipeline_dir), Path(plan.pipeline_dir)

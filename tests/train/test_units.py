@@ -16,7 +16,7 @@ from framework.train.config import ScalingSection
 from framework.train.evaluation import gather_predictions, validation_metrics
 from framework.train.loop import LoopSettings, lr_factor, make_optimizer, train_epoch
 from framework.train.placed_model import plain_placement
-from framework.train.trainer import _torch_config, scaling_config_kwargs
+from framework.train.scaling import scaling_config_kwargs, torch_config as _torch_config
 
 SMALL = "jobs/configs/train_small.yaml"
 
