@@ -167,8 +167,11 @@ def show_registry_and_audit(cfg: DemoConfig) -> None:
 def main(cfg: DemoConfig) -> dict:
     from framework.ray_session import ensure_ray
 
+    from framework.console import LOG_FILE, log_to
+
     workdir = setup(cfg)
     _log(f"workdir: {workdir}")
+    log_to(workdir / LOG_FILE, pin=True)  # one log for the whole demo, whatever its runs ask for
     train_dir, valid_dir = generate_data(cfg, workdir)
     for directory in (train_dir, valid_dir):
         check_data(directory)
@@ -187,5 +190,6 @@ def main(cfg: DemoConfig) -> dict:
 
 
 if __name__ == "__main__":
-    _, config = load_config(sys.argv[1], sys.argv[2:], kind="demo")
-    main(config)
+    from framework.cli.job_entry import run_job
+
+    sys.exit(run_job("demo", main))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 
-from framework.config import load_config
 from framework.monitor.nightly import NightlyResult, run_nightly
 from framework.monitor.nightly_config import NightlyConfig
 from framework.ray_session import ensure_ray
@@ -25,5 +24,6 @@ def main(cfg: NightlyConfig) -> NightlyResult:
 
 
 if __name__ == "__main__":
-    _, config = load_config(sys.argv[1], sys.argv[2:], kind="nightly")
-    main(config)
+    from framework.cli.job_entry import run_job
+
+    sys.exit(run_job("nightly", main))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 
-from framework.config import load_config
 from framework.score import ScoreConfig, ScoreResult, run_scoring
 
 
@@ -23,5 +22,6 @@ def main(cfg: ScoreConfig) -> ScoreResult:
 
 
 if __name__ == "__main__":
-    _, config = load_config(sys.argv[1], sys.argv[2:], kind="score")
-    main(config)
+    from framework.cli.job_entry import run_job
+
+    sys.exit(run_job("score", main))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from framework.config import load_config
 from framework.serve import ServeConfig, serve_until_interrupted
 
 
@@ -19,5 +18,6 @@ def main(cfg: ServeConfig) -> None:
 
 
 if __name__ == "__main__":
-    _, config = load_config(sys.argv[1], sys.argv[2:], kind="serve")
-    main(config)
+    from framework.cli.job_entry import run_job
+
+    sys.exit(run_job("serve", main))

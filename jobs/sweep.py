@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from framework.config import load_config
 from framework.tune import SweepResult, retrain_best, run_sweep
 from framework.tune.config import SweepConfig
 
@@ -25,5 +24,6 @@ def main(cfg: SweepConfig) -> SweepResult:
 
 
 if __name__ == "__main__":
-    _, config = load_config(sys.argv[1], sys.argv[2:], kind="sweep")
-    main(config)
+    from framework.cli.job_entry import run_job
+
+    sys.exit(run_job("sweep", main))

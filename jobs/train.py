@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from framework.config import load_config
 from framework.train import TrainConfig, TrainResult, run_training
 
 
@@ -26,5 +25,6 @@ def main(cfg: TrainConfig) -> TrainResult:
 
 
 if __name__ == "__main__":
-    _, config = load_config(sys.argv[1], sys.argv[2:], kind="train")
-    main(config)
+    from framework.cli.job_entry import run_job
+
+    sys.exit(run_job("train", main))

@@ -82,8 +82,10 @@ def _gate(cfg: NightlyConfig, version: str, log: Log) -> tuple[str, dict]:
 
 
 def run_nightly(cfg: NightlyConfig, log: Log = print) -> NightlyResult:
+    from framework.console import log_to
     from framework.governance import AuditLog
 
+    log_to(None, pin=True)  # one log file for the night: scoring, the retrain and the gate
     scored = _score(cfg, log)
     report = _drift(scored.run_dir)
     result = NightlyResult(scored.run_dir, report, "no drift")

@@ -222,6 +222,9 @@ def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> Tra
     from framework.train.cluster_fit import fit_to_cluster
     from framework.watchdog import StallWatchdog
 
+    from framework.console import LOG_FILE, log_to
+
+    log_to(run_directory(cfg) / LOG_FILE)  # before Ray starts: its first lines belong to this run
     ray = ensure_ray()
     cfg = fit_to_cluster(cfg, Cluster.from_ray(), _log)
     with StallWatchdog("train", cfg.run.stall_timeout_s, log=print) as watchdog:

@@ -278,7 +278,10 @@ def run_sweep(cfg, *, log=print, trainable: Callable | None = None, max_epochs: 
     from framework.tune.trial import TrialPlan
     from framework.watchdog import StallWatchdog, start_beacon
 
+    from framework.console import LOG_FILE, log_to
+
     sweep_dir = cfg.sweep_directory()
+    log_to(sweep_dir / LOG_FILE)
     with SweepLock(sweep_dir):
         ledger = SweepLedger.open(sweep_dir, cfg)
         study = open_study(cfg)
