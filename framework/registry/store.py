@@ -12,6 +12,8 @@ import functools
 import os
 from pathlib import Path
 
+from framework.errors import ConfigError
+
 __all__ = ["tracking_uri", "artifact_root", "mlflow_client", "experiment_id", "EXPERIMENT"]
 
 EXPERIMENT = "raylane"
@@ -46,7 +48,19 @@ def _client(uri: str):
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema migration chatter on first use
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)  # opens the store: a schema from another release fails here
+    except Exception as error:  # noqa: BLE001 - MLflow's own exception types vary with the store
+        from mlflow.version import VERSION
+
+        from framework.registry.schema import schema_advice
+
+        advice = schema_advice(uri, str(error), VERSION)
+        if advice is None:
+            raise
+        raise ConfigError(advice) from None
+    return client
 
 
 def mlflow_client():

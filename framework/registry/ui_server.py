@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -28,13 +27,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from framework.errors import ConfigError, RaylaneError
+from framework.registry.schema import schema_advice
 from framework.registry.store import artifact_root, tracking_uri
 
 __all__ = ["UiTarget", "require_server", "schema_advice", "serve_ui", "server_command", "ui_target"]
 
 _READY_TIMEOUT_S = 120.0  # the server imports all of MLflow first: seconds on a small machine
 _STOP_GRACE_S = 15.0
-_SCHEMA_ERROR = re.compile(r"out-of-date database schema \(found version (\w+), but expected (\w+)\)")
 
 
 @dataclass(frozen=True)
@@ -93,36 +92,6 @@ def _server_env() -> dict[str, str]:
     # MLflow's job runner (GenAI evaluation jobs) is a second long-lived process raylane never uses.
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     return env
-
-
-def _known_revision(revision: str) -> bool:
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-    from mlflow.store.db.utils import _get_alembic_config  # what `mlflow db upgrade` migrates with
-
-    try:
-        return ScriptDirectory.from_config(_get_alembic_config("")).get_revision(revision) is not None
-    except CommandError:
-        return False
-
-
-def schema_advice(uri: str, server_output: str, version: str) -> str | None:
-    """What to do about a store whose schema revision the server refused, or None if that was not it."""
-    match = _SCHEMA_ERROR.search(server_output)
-    if match is None:
-        return None
-    found, expected = match.groups()
-    if not _known_revision(found):
-        return (f"{uri}: this MLflow store was written by a newer MLflow than the installed {version} (schema revision "
-                f"{found}; {version} knows up to {expected}), and MLflow cannot downgrade a store. Open it with the "
-                "mlflow and mlflow-skinny release that wrote it, or give raylane a new store (another RAYLANE_HOME)")
-    mlflow = Path(sys.executable).with_name("mlflow")
-    upgrade = f"{mlflow if mlflow.exists() else 'mlflow'} db upgrade '{uri}'"
-    path = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
-    backup = f"cp '{path}' '{path}.bak'" if path else "back up the database with its own tools"
-    return (f"{uri}: this MLflow store was written by an older MLflow (schema revision {found}; mlflow {version} "
-            f"expects {expected}). Back it up, then upgrade it in place (afterwards only mlflow {version} or newer "
-            f"opens it, raylane included):\n  {backup}\n  {upgrade}")
 
 
 class _ServerOutput:
