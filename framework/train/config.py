@@ -2,7 +2,7 @@
 
 Example (the shape is fixed; see jobs/configs/train_small.yaml for every knob):
     data: {train: "data/train/*.parquet", valid: "data/valid/*.parquet", contract: data/contract.yaml}
-    features: {passthrough: [id, label], id_column: id, ops: [...]}   # or {suggest: true}: from the data
+    features: {passthrough: [id, label], id_column: id, ops: [...]}   # or {suggest: true}, or a pipeline YAML file
     label: label
     model: {name: dlrm, embedding_dim: 16, bottom_mlp: [64, 16], top_mlp: [64, 32]}
     optim: {epochs: 2, batch_size: 2048, optimizer: adam, lr: 0.001, weight_decay: 0.0,
@@ -209,6 +209,21 @@ class TrainConfig(StrictModel):
     run: RunSection
     registry: RegistrySection = RegistrySection()
     card: CardSection = CardSection()
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _features_file(cls, value):
+        """`features: pipeline.yaml` reads the pipeline from that file (what `raylane features suggest` wrote)."""
+        if not isinstance(value, str):
+            return value
+        from framework.config import read_yaml
+
+        mapping = read_yaml(value)
+        if isinstance(mapping, dict) and isinstance(mapping.get("features"), dict):
+            mapping = mapping["features"]
+        if not isinstance(mapping, dict):
+            raise ValueError(f"{value}: expected a pipeline YAML (an `ops:` list, or a `features:` section)")
+        return mapping
 
     @field_validator("model")
     @classmethod
