@@ -114,6 +114,7 @@ class StallWatchdog:
         self._seen: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._saved_handler = None
 
     # -- what the job calls ------------------------------------------------------------------
     def stage(self, name: str, beacon=None) -> None:
@@ -133,13 +134,18 @@ class StallWatchdog:
     # -- the watching thread -----------------------------------------------------------------
     def __enter__(self) -> "StallWatchdog":
         if self.timeout_s and threading.current_thread() is threading.main_thread():
+            # Ctrl-C raises KeyboardInterrupt here, whatever an earlier Ray Train run left installed (its handler
+            # aborts *its* run); a Ray Train run inside installs its own, which then stops that run gracefully.
+            self._saved_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
             self._thread = threading.Thread(target=self._watch, name=f"raylane-watchdog-{self.job}", daemon=True)
             self._thread.start()
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> bool:
         self._stop.set()
-        if self.message and exc_type is not None and not issubclass(exc_type, Stalled):
+        if self._thread is not None:
+            signal.signal(signal.SIGINT, self._saved_handler)
+        if self.message and (exc_type is None or not issubclass(exc_type, Stalled)):
             raise Stalled(self.message) from None  # the interrupt (or what Ray made of it) becomes the error
         return False
 

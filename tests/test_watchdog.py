@@ -52,3 +52,20 @@ def test_off_when_no_timeout():
     with StallWatchdog("train", timeout_s=None) as dog:
         time.sleep(0.1)
     assert dog._thread is None
+
+
+def test_an_earlier_sigint_handler_does_not_swallow_the_watchdog(monkeypatch):
+    """A finished Ray Train run leaves its SIGINT handler installed (it aborts that run's controller and
+    returns); the watchdog must still end the stage it guards."""
+    import signal
+
+    calls = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
+    try:
+        with pytest.raises(Stalled):
+            with StallWatchdog("score", timeout_s=0.5, describe_pending=lambda: "") as dog:
+                dog.stage("scoring")
+                threading.Event().wait(30)
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler and not calls  # restored, not called
+    finally:
+        signal.signal(signal.SIGINT, previous)

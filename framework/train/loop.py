@@ -386,3 +386,4 @@ def _train(settings: LoopSettings, session, placed: PlacedModel, rank: int) -> N
             bayes = f" (Bayes AUC {metrics['bayes_auc']:.4f})" if "bayes_auc" in metrics else ""
             print(f"[train] epoch {epoch_index + 1}/{epochs}: auc {metrics['auc']:.4f}{bayes} logloss {metrics['logloss']:.4f} {metrics['samples_per_s']:,.0f} samples/s", flush=True)
         _report(metrics, placed, state, rank, session, save=settings.checkpoint_every_epoch)
+        beat(settings.progress_beacon)  # validation and the checkpoint took time too
