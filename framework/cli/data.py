@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from framework.data import check_dataset, load_contract
 from framework.data.generate import GenerateRequest, write_synthetic_dataset
-
-
-def _print_progress(done: int, total: int, seconds: float) -> None:
-    rate = done / seconds if seconds else 0.0
-    print(f"generated {done:,}/{total:,} rows ({rate:,.0f} rows/s)", file=sys.stderr, flush=True)
+from framework.progress import ProgressDisplay
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -30,7 +25,11 @@ def _generate(args: argparse.Namespace) -> int:
         drift=args.drift,
         files_per_day=args.files_per_day,
     )
-    result = write_synthetic_dataset(args.out, request, progress=_print_progress)
+    display = ProgressDisplay("generate", total=args.rows, unit="rows")
+    try:
+        result = write_synthetic_dataset(args.out, request, progress=lambda done, total, seconds: display.update(done))
+    finally:
+        display.close()
     rate = result.rows / result.seconds if result.seconds else 0.0
     print(f"wrote {result.rows:,} rows in {result.files} files to {result.out} ({result.seconds:.1f} s, {rate:,.0f} rows/s)")
     print(f"contract: {result.out}/contract.yaml")
@@ -65,34 +64,13 @@ def _contract(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ImportProgress:
-    """A tqdm bar (bytes, MB/s, rows) on a terminal; elsewhere a plain line every `every` seconds."""
+def _import_progress(display):
+    """import_csv's progress callback shown on `display` (bytes read, MB/s, with rows and rejects)."""
+    def show(progress) -> None:
+        display.total = progress.bytes_total
+        display.update(progress.bytes_read, f"{progress.rows:,} rows, {progress.rejected:,} rejected")
 
-    def __init__(self, stream=sys.stderr, every: float = 5.0):
-        self.stream, self.every = stream, every
-        self.bar = None
-        self.started = self.printed = time.monotonic()
-
-    def __call__(self, progress) -> None:
-        if self.stream.isatty():
-            self._bar(progress)
-        elif time.monotonic() - self.printed >= self.every:
-            self.printed = time.monotonic()
-            rate = progress.bytes_read / 1e6 / max(self.printed - self.started, 1e-9)
-            print(f"import: {progress.rows:,} rows, {progress.rejected:,} rejected, {progress.bytes_read / 1e6:,.1f} of "
-                  f"{progress.bytes_total / 1e6:,.1f} MB read ({rate:,.1f} MB/s)", file=self.stream, flush=True)
-
-    def _bar(self, progress) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(total=progress.bytes_total, unit="B", unit_scale=True, desc="import", file=self.stream)
-        self.bar.set_postfix_str(f"{progress.rows:,} rows, {progress.rejected:,} rejected", refresh=False)
-        self.bar.update(progress.bytes_read - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    return show
 
 
 def _delimiter(text: str | None) -> str | None:
@@ -106,9 +84,9 @@ def _import(args: argparse.Namespace) -> int:
     request = ImportRequest(source=args.source, contract=args.contract, out=args.out, format=args.format,
                             header=not args.no_header, delimiter=_delimiter(args.delimiter), partition_by=args.partition_by,
                             max_reject_fraction=args.max_reject_fraction, force=args.force)
-    display = _ImportProgress()
+    display = ProgressDisplay("import", total=1, unit="B", unit_scale=True)
     try:
-        result = import_csv(request, progress=display)
+        result = import_csv(request, progress=_import_progress(display))
     finally:
         display.close()
     print(result.summary())

@@ -66,19 +66,30 @@ def _print(message: str) -> None:
 
 
 class _Progress:
-    """One line per finished task, at most every `every_s` seconds: rows done, rows/s, rejected."""
+    """On a terminal, a bar of rows scored; elsewhere one line per finished task, at most every `every_s`
+    seconds: rows done, rows/s, rejected."""
 
     def __init__(self, total: int, done: dict, every_s: float, log: Log):
+        import sys
+
+        from framework.progress import ProgressDisplay
+
         self.total, self.every_s, self.log = total, every_s, log
         self.rows = sum(e["rows_in"] for e in done.values())
         self.rejected = sum(e["rows_rejected"] for e in done.values())
         self.started = self.last = time.perf_counter()
         self.scored_here = 0
+        self.bar = ProgressDisplay("[score] rows", total, unit="rows") if sys.stderr.isatty() else None
 
     def update(self, entry: dict) -> None:
         self.rows += entry["rows_in"]
         self.rejected += entry["rows_rejected"]
         self.scored_here += entry["rows_in"]
+        if self.bar is not None:
+            self.bar.update(self.rows, f"{self.rejected:,} rejected")
+            if self.rows == self.total:
+                self.bar.close()
+            return
         now = time.perf_counter()
         if now - self.last >= self.every_s or self.rows == self.total:
             self.last = now

@@ -265,10 +265,14 @@ def test_requests_are_validated(change, message):
 
 
 def test_progress_prints_plain_lines_when_not_a_terminal():
+    from framework.progress import ProgressDisplay
+
     stream = io.StringIO()
-    display = data_cli._ImportProgress(stream=stream, every=0.0)
-    display(type("P", (), {"bytes_read": 5_000_000, "bytes_total": 10_000_000, "rows": 1234, "rejected": 2})())
-    assert "import: 1,234 rows, 2 rejected, 5.0 of 10.0 MB read (" in stream.getvalue() and "MB/s)" in stream.getvalue()
+    display = ProgressDisplay("import", total=1, unit="B", unit_scale=True, every_s=0.0, stream=stream)
+    data_cli._import_progress(display)(type("P", (), {"bytes_read": 5_000_000, "bytes_total": 10_000_000,
+                                                      "rows": 1234, "rejected": 2})())
+    line = stream.getvalue()
+    assert line.startswith("import: 5.0/10.0 MB (") and "MB/s, 1,234 rows, 2 rejected)" in line
 
 
 def _criteo_line(rng: random.Random) -> str:
