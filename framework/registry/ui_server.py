@@ -23,7 +23,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlparse
 
 from framework.errors import ConfigError, RaylaneError

@@ -12,16 +12,17 @@ Example (inside a worker with a process group):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from framework.models import EmbeddingTables, TableSpec, embedding_tables_of
+from framework.models import TableSpec, embedding_tables_of
 from framework.models._embeddings import initial_rows
 from framework.train.embeddings import EmbeddingSettings, EmbeddingsDoNotFit, resolve_budget
-import framework.train._torchrec_loader  # noqa: F401  (loads TorchRec and FBGEMM quietly)
+from framework.train._torchrec_loader import quiet_root_logger  # loads TorchRec and FBGEMM quietly
 
 __all__ = ["ShardedModel", "LocalShard", "shard_model", "local_shards"]
 
@@ -163,7 +164,7 @@ def shard_model(model: nn.Module, settings: EmbeddingSettings, device: torch.dev
 
     The model was built with its tables on the meta device (`tables_on_meta`); each worker fills
     the rows it owns with the same initial values the plain tables would have."""
-    with _quiet_root_logger(), contextlib.redirect_stdout(_Discard()):
+    with quiet_root_logger(), contextlib.redirect_stdout(_Discard()):
         return _shard_model(model, settings, device, world_size)
 
 

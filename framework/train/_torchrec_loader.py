@@ -10,7 +10,7 @@ import contextlib
 import logging
 import warnings
 
-__all__: list[str] = []
+__all__ = ["quiet_root_logger"]
 
 # TorchRec and FBGEMM log every kernel they load and every table batch they build (FBGEMM on the root
 # logger), and TorchRec warns about its own internals on each step; raylane prints the plan in one line.
@@ -22,7 +22,8 @@ warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.distri
 
 
 @contextlib.contextmanager
-def _quiet_root_logger():
+def quiet_root_logger():
+    """FBGEMM logs on the root logger (each library it loads, each table batch it builds): raise its level."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(max(level, logging.WARNING))
@@ -32,7 +33,7 @@ def _quiet_root_logger():
         root.setLevel(level)
 
 
-with _quiet_root_logger():
+with quiet_root_logger():
     import fbgemm_gpu  # noqa: E402,F401  (logs each library it loads on the root logger)
 
 import torchrec  # noqa: E402,F401
