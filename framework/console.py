@@ -36,9 +36,9 @@ _RAY_LOGGERS = ("ray", "ray.data", "ray.train", "ray.tune", "ray.serve", "ray.ai
 # Ray messages that mean the job will not finish, rewritten as what to do about them.
 ACTIONABLE = (
     (re.compile(r"does not have any available CPUs\. The Dataset job will hang"),
-     "[raylane] Ray Data has no free CPU for its tasks: the job will wait until one frees up. Lower "
-     "scaling.resources_per_worker (or pool.cpus_per_actor), or add CPUs; the stall watchdog ends it after "
-     "run.stall_timeout_s"),
+     "[raylane] Ray Data has no free CPU for its tasks right now: its work waits until one frees up. If that "
+     "persists, lower scaling.resources_per_worker (or pool.cpus_per_actor), or add CPUs; the stall watchdog "
+     "ends a job that stops progressing after run.stall_timeout_s"),
     (re.compile(r"No available node types can fulfill resource request (\{.*?\})"),
      "[raylane] no node of this cluster can ever hold {0}: the request waits forever; lower it or add such a node"),
 )
