@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from framework.data._paths import GLOB_CHARS, glob_root, hidden_directory, split_filesystem
 from framework.errors import DataError
 
 __all__ = ["CsvSource", "list_csv_sources", "open_source"]
 
 _CODECS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
-_GLOB_CHARS = set("*?[")
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,8 @@ class CsvSource:
 
 
 def _visible(path: str, root: str) -> bool:
-    below = path[len(root):] if path.startswith(root) else path.rsplit("/", 1)[-1]
-    return not any(p.startswith(".") or (p.startswith("_") and "=" not in p) for p in below.split("/") if p)
-
-
-def _glob_root(pattern: str) -> str:
-    parts = pattern.split("/")
-    for index, part in enumerate(parts):
-        if _GLOB_CHARS & set(part):
-            return "/".join(parts[:index]) or "/"
-    return os.path.dirname(pattern)
+    name = path.rsplit("/", 1)[-1]
+    return not hidden_directory(path, root) and not (name.startswith(".") or (name.startswith("_") and "=" not in name))
 
 
 def _files(filesystem: pafs.FileSystem, root: str) -> list[pafs.FileInfo]:
@@ -65,9 +57,9 @@ def _files(filesystem: pafs.FileSystem, root: str) -> list[pafs.FileInfo]:
 
 
 def _resolve(source: str) -> list[CsvSource]:
-    filesystem, path = pafs.FileSystem.from_uri(source) if "://" in source else (pafs.LocalFileSystem(), os.path.abspath(source))
-    if _GLOB_CHARS & set(path):
-        infos = [i for i in _files(filesystem, _glob_root(path)) if fnmatch.fnmatch(i.path, path)]
+    filesystem, path = split_filesystem(source)
+    if GLOB_CHARS & set(path):
+        infos = [i for i in _files(filesystem, glob_root(path)) if fnmatch.fnmatch(i.path, path)]
     else:
         info = filesystem.get_file_info(path)
         if info.type == pafs.FileType.NotFound:

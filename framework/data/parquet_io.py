@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from framework.data._paths import GLOB_CHARS, glob_root, hidden_directory, split_filesystem
 from framework.errors import ConfigError, DataError
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # how Hive names the partition directory of a null value
 PATH_COLUMN = "__raylane_path"  # Ray Data's file path column while partition columns are added
 
-_GLOB_CHARS = set("*?[")
 PartitionTypes = Mapping[str, pa.DataType] | pa.Schema | None
 
 
@@ -65,33 +65,18 @@ class ParquetFiles:
         return list(keys)
 
 
-def _split_filesystem(source: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in source:
-        return pafs.FileSystem.from_uri(source)
-    return pafs.LocalFileSystem(), os.path.abspath(source)
-
-
-def _glob_root(pattern: str) -> str:
-    parts = pattern.split("/")
-    for index, part in enumerate(parts):
-        if _GLOB_CHARS & set(part):
-            return "/".join(parts[:index]) or "/"
-    return os.path.dirname(pattern)
-
-
 def _is_data_file(path: str, root: str) -> bool:
-    """Not data: names starting with `_` or `.`, files under such a directory below `root` (`_rejected/`,
-    as Hive and Spark skip them; a `_key=value` partition is data), and contract and manifest files."""
-    below = path[len(root):] if path.startswith(root) else path.rsplit("/", 1)[-1]
-    *directories, name = below.split("/")
-    hidden = any(d.startswith(".") or (d.startswith("_") and "=" not in d) for d in directories)
-    return not hidden and not name.startswith(("_", ".")) and not name.endswith((".yaml", ".yml", ".json", ".crc"))
+    """Not data: names starting with `_` or `.`, files under such a directory below `root`, and contract
+    and manifest files."""
+    name = path.rsplit("/", 1)[-1]
+    return (not hidden_directory(path, root) and not name.startswith(("_", "."))
+            and not name.endswith((".yaml", ".yml", ".json", ".crc")))
 
 
 def _resolve_one(source: str) -> ParquetFiles:
-    filesystem, path = _split_filesystem(source)
-    if _GLOB_CHARS & set(path):
-        root = _glob_root(path)
+    filesystem, path = split_filesystem(source)
+    if GLOB_CHARS & set(path):
+        root = glob_root(path)
         infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
         paths = sorted(i.path for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.path, path))
         return ParquetFiles(filesystem, [p for p in paths if _is_data_file(p, root)], root)
