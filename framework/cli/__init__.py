@@ -19,7 +19,7 @@ from framework.errors import RaylaneError
 __all__ = ["main", "build_parser"]
 
 # Subcommand modules, in the order `raylane --help` lists them. Only working commands are listed.
-_COMMANDS = ("demo", "validate", "data", "features", "train", "sweep", "score", "serve", "nightly", "models", "ui", "drift", "audit", "cluster", "submit", "jobs")
+_COMMANDS = ("demo", "validate", "data", "features", "train", "sweep", "score", "serve", "nightly", "models", "ui", "drift", "explain", "audit", "cluster", "submit", "jobs")
 
 
 def build_parser() -> argparse.ArgumentParser:

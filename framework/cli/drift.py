@@ -11,6 +11,14 @@ import argparse
 import json
 
 
+def _importance(breach: dict) -> str:
+    """`, importance 0.0123 (C1, C4)` when the bundle was explained; the largest of the raw columns'."""
+    if "columns" not in breach:
+        return ""
+    value = "unknown" if breach["importance"] is None else f"{breach['importance']:.4f}"
+    return f", importance {value} ({', '.join(breach['columns'])})"
+
+
 def _print(report: dict) -> None:
     print(f"{'feature':<16} {'kind':<12} {'psi':>8} {'oov share':>10}")
     breached = {b["feature"] for b in report["breaches"]}
@@ -19,7 +27,7 @@ def _print(report: dict) -> None:
         oov = f"{row['oov_share']:.3f}" if row.get("oov_share") is not None else "-"
         print(f"{name:<16} {row['kind']:<12} {row['psi']:>8.4f} {oov:>10}{'  BREACH' if name in breached else ''}")
     for breach in report["breaches"]:
-        print(f"breach: {breach['feature']} {breach['metric']} {breach['value']:.4f} > {breach['threshold']}")
+        print(f"breach: {breach['feature']} {breach['metric']} {breach['value']:.4f} > {breach['threshold']}{_importance(breach)}")
     state = f"DRIFTED ({len(report['breaches'])} breach(es))" if report["drifted"] else "no drift"
     print(f"drift: {state} on {report['rows']:,} rows against {report['model']['name']} {report['model']['version']}")
 

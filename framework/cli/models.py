@@ -3,7 +3,7 @@
 Example:
     $ raylane models list
     $ raylane models show ctr@prod
-    $ raylane models promote ctr 4 --alias prod --holdout data/holdout --margin 0.002
+    $ raylane models promote ctr 4 --alias prod --holdout data/holdout --margin 0.002 --max-slice-drop 0.04
     $ raylane models rollback ctr --alias prod
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+
+from framework.registry.slice_gate import DEFAULT_MAX_SLICE_DROP, DEFAULT_MIN_SLICE_ROWS
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -63,7 +65,8 @@ def _register(args: argparse.Namespace) -> int:
 def _promote(args: argparse.Namespace) -> int:
     from framework.registry import promote
 
-    decision = promote(args.name, args.version, args.alias, holdout=args.holdout, margin=args.margin, force=args.force)
+    decision = promote(args.name, args.version, args.alias, holdout=args.holdout, margin=args.margin, force=args.force,
+                       max_slice_drop=args.max_slice_drop, min_slice_rows=args.min_slice_rows)
     print(decision.summary())
     print(f"promoted {decision.name}/{decision.version} to @{decision.alias}" + (" (forced, recorded)" if decision.forced else ""))
     return 0
@@ -97,12 +100,18 @@ def register(subparsers) -> None:
     add.set_defaults(func=_register)
     promote = commands.add_parser("promote", help="move an alias to a version, gated on holdout AUC",
                                   description="Refused unless VERSION beats the alias's current version on --holdout by "
-                                  "more than --margin; --force overrides and is recorded in the audit log.")
+                                  "more than --margin and loses no more than --max-slice-drop AUC on any slice (a value "
+                                  "of its card.slices columns) with --min-slice-rows holdout rows; --force overrides "
+                                  "and is recorded in the audit log.")
     promote.add_argument("name")
     promote.add_argument("version")
     promote.add_argument("--alias", default="prod")
     promote.add_argument("--holdout", help="Parquet file, directory or glob with the label column")
     promote.add_argument("--margin", type=float, default=0.0, help="AUC the candidate must gain (default 0.0)")
+    promote.add_argument("--max-slice-drop", type=float, default=DEFAULT_MAX_SLICE_DROP,
+                         help=f"AUC the candidate may lose on any one slice (default {DEFAULT_MAX_SLICE_DROP})")
+    promote.add_argument("--min-slice-rows", type=int, default=DEFAULT_MIN_SLICE_ROWS,
+                         help=f"holdout rows a slice needs to be gated (default {DEFAULT_MIN_SLICE_ROWS})")
     promote.add_argument("--force", action="store_true", help="promote even if the gate refuses (recorded)")
     promote.set_defaults(func=_promote)
     back = commands.add_parser("rollback", help="return an alias to the version before",

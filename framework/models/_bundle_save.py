@@ -130,12 +130,13 @@ def save_bundle(
     metrics: Mapping[str, Any],
     contract_path_or_text: str | os.PathLike | None = None,
     lineage: Mapping[str, Any],
-    documents: Mapping[str, Mapping[str, Any] | str] | None = None,
+    documents: Mapping[str, Mapping[str, Any] | str | bytes] | None = None,
 ) -> Path:
     """Write a bundle (see `framework.models.bundle`) to `directory` atomically; returns its path.
 
     `documents` adds more checksummed files by plain name: a mapping is written as JSON (the feature
-    profile, `profile.json`), a string as text (the model card, `model_card.md`).
+    profile, `profile.json`), a string as text (the model card, `model_card.md`), bytes as they are
+    (the importance chart, `explain.png`).
     """
     config = model_config if isinstance(model_config, ModelConfig) else validate_model_config(model_config)
     cardinalities = [int(c) for c in cardinalities]
@@ -197,13 +198,15 @@ def _write_contents(staging: Path, weights, pipeline, metrics, lineage, contract
         pipeline.save(staging / files.PIPELINE_DIR)
 
 
-def _write_documents(staging: Path, documents: Mapping[str, Mapping[str, Any] | str]) -> None:
+def _write_documents(staging: Path, documents: Mapping[str, Mapping[str, Any] | str | bytes]) -> None:
     reserved = {files.MANIFEST, files.WEIGHTS, files.METRICS, files.LINEAGE, files.CONTRACT, files.PIPELINE_DIR}
     for name, content in documents.items():
         if name in reserved or name.startswith("model-") or "/" in name or name.startswith(".") or not name:
             raise ArtifactError(f"bundle document {name!r}: expected a plain file name other than {sorted(reserved)} "
                                 "and model-*.safetensors")
-        if isinstance(content, str):
+        if isinstance(content, bytes):
+            data = content
+        elif isinstance(content, str):
             data = content.encode("utf-8")
         else:
             data = (json.dumps(files.json_ready(dict(content), name), indent=2, allow_nan=False, sort_keys=True) + "\n").encode()

@@ -15,11 +15,13 @@ import numpy as np
 import pyarrow as pa
 
 from framework.errors import ArtifactError
-from framework.monitor.drift import DriftThresholds, drift_report
+from framework.monitor.drift import DriftThresholds, add_importance, drift_report, input_sources
 
-__all__ = ["seeded_sample", "check_drift", "drift_for_table", "write_drift_report", "PROFILE_FILE", "DRIFT_FILE", "CHART_FILE"]
+__all__ = ["seeded_sample", "check_drift", "drift_for_table", "write_drift_report", "PROFILE_FILE", "EXPLAIN_FILE",
+           "DRIFT_FILE", "CHART_FILE"]
 
 PROFILE_FILE = "profile.json"
+EXPLAIN_FILE = "explain.json"  # written by framework.explain at training; read here as a file, never by importing it
 DRIFT_FILE = "drift.json"
 CHART_FILE = "drift.png"
 SAMPLE_ROWS = 200_000  # PSI over 10–20 bins is stable long before this; keeps checks cheap on big days
@@ -32,14 +34,25 @@ def bundle_profile(bundle) -> dict:
     return json.loads(path.read_text())
 
 
+def bundle_importance(bundle) -> dict[str, float] | None:
+    """Raw column → permutation importance from the bundle's explain.json; None when it has none."""
+    if EXPLAIN_FILE not in bundle.checksums:
+        return None
+    explanation = json.loads((bundle.directory / EXPLAIN_FILE).read_text())
+    return {row["column"]: row["importance"] for row in explanation["columns"]}
+
+
 def drift_for_table(bundle, table: pa.Table, thresholds: DriftThresholds = DriftThresholds()) -> dict:
-    """Drift of one table's rows against the bundle's profile (model inputs and predictions)."""
+    """Drift of one table's rows against the bundle's profile (model inputs and predictions); breaches
+    carry their raw columns' importance when the bundle was explained."""
     from framework.models.inputs import finite_inputs
 
     arrays = bundle.pipeline.transform_to_arrays(table, passthrough=False)
     inputs = finite_inputs(arrays)
     scores = bundle.predict_proba(inputs["continuous"], inputs["categorical"])
-    return drift_report(bundle_profile(bundle), bundle.pipeline, arrays, scores, thresholds)
+    report = drift_report(bundle_profile(bundle), bundle.pipeline, arrays, scores, thresholds)
+    importance = bundle_importance(bundle)
+    return report if importance is None else add_importance(report, input_sources(bundle.pipeline), importance)
 
 
 def sample_parquet(files, columns: list[str], rows: int) -> pa.Table:

@@ -6,10 +6,16 @@ over the profile's bins, with each share floored at 1e-4 so empty bins stay fini
 categorified columns, the share of out-of-vocabulary indices (values never seen in training, or
 rarer there than `freq_threshold`) against the same share on the reference data.
 
+When the bundle was explained (explain.json), each breach of a model input also names the raw
+column(s) behind it and their permutation importance (the largest, when several feed it), so a
+breach on a column the model barely uses reads as such.
+
 Example:
     >>> report = drift_report(profile, pipeline, arrays, scores)      # doctest: +SKIP
     >>> report["breaches"]                                            # doctest: +SKIP
     [{'feature': 'I5', 'metric': 'psi', 'value': 0.41, 'threshold': 0.2}]
+    >>> add_importance(report, input_sources(pipeline), {"I5": 0.012})["breaches"][0]    # doctest: +SKIP
+    {'feature': 'I5', 'metric': 'psi', 'value': 0.41, 'threshold': 0.2, 'columns': ['I5'], 'importance': 0.012}
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 from framework.errors import ArtifactError
 from framework.monitor.profile import PROFILE_FORMAT, bin_shares, category_shares, oov_share
 
-__all__ = ["DriftThresholds", "psi", "drift_report"]
+__all__ = ["DriftThresholds", "psi", "drift_report", "input_sources", "add_importance"]
 
 SHARE_FLOOR = 1e-4
 
@@ -93,3 +99,39 @@ def drift_report(profile: dict, pipeline, arrays: dict, scores: np.ndarray,
         "breaches": sorted(breaches, key=lambda b: -b["value"]),
         "drifted": bool(breaches),
     }
+
+
+def _derived_from(written: str, reads: list[str]) -> list[str]:
+    """The columns an op output is computed from, by raylane's naming: in place (`C1`), a cross
+    (`C1_x_C4`), a suffix (`I1_missing`, `C2_te`, `C2_count`); otherwise, to be safe, all it reads."""
+    if written in reads:
+        return [written]
+    members = written.split("_x_")
+    if len(members) > 1 and all(member in reads for member in members):
+        return members
+    prefixes = [read for read in reads if written.startswith(f"{read}_")]
+    return [max(prefixes, key=len)] if prefixes else list(reads)
+
+
+def input_sources(pipeline) -> dict[str, list[str]]:
+    """Model input → the raw columns it is computed from, following the ops in order (`C1_x_C4` →
+    `["C1", "C4"]`, `I1_missing` → `["I1"]`). Model inputs in the model's order."""
+    sources: dict[str, list[str]] = {}
+    for op in pipeline.ops:
+        reads = op.reads()
+        written = {name: list(dict.fromkeys(raw for read in _derived_from(name, reads) for raw in sources.get(read, [read])))
+                   for name in op.writes()}
+        sources.update(written)
+    schema = pipeline.output_schema
+    return {name: sources.get(name, [name]) for name in [*schema.continuous, *schema.categorical]}
+
+
+def add_importance(report: dict, sources: dict[str, list[str]], importance: dict[str, float]) -> dict:
+    """Each breach of a model input gets `columns` (its raw columns) and `importance` (the largest of
+    theirs, None when none was explained); the prediction's breach is left as it is."""
+    for breach in report["breaches"]:
+        if breach["feature"] in sources:
+            columns = sources[breach["feature"]]
+            known = [importance[column] for column in columns if column in importance]
+            breach.update(columns=columns, importance=max(known) if known else None)
+    return report

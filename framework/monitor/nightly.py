@@ -73,7 +73,8 @@ def _gate(cfg: NightlyConfig, version: str, log: Log) -> tuple[str, dict]:
 
     gate = cfg.gate
     try:
-        decision = promote(cfg.registry_name, version, gate.alias, holdout=gate.holdout, margin=gate.margin, label=gate.label)
+        decision = promote(cfg.registry_name, version, gate.alias, holdout=gate.holdout, margin=gate.margin, label=gate.label,
+                           max_slice_drop=gate.max_slice_drop, min_slice_rows=gate.min_slice_rows)
     except PromotionRefused as refused:
         log(f"[nightly] kept the current @{gate.alias}: {refused}")
         return "kept", {"refused": str(refused)}

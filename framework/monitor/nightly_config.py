@@ -6,7 +6,7 @@ Example (see jobs/configs/nightly.yaml for every knob):
     score: {input: data/events, where: {event_date: 2026-01-09}, output: scores, run_date: 2026-01-09}
     drift: {psi: 0.2}
     retrain: {config: jobs/configs/train_small.yaml, overrides: [data.train=data/recent]}
-    gate: {holdout: data/holdout, margin: 0.0, alias: prod}
+    gate: {holdout: data/holdout, margin: 0.0, alias: prod, max_slice_drop: 0.04, min_slice_rows: 1000}
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pydantic import Field
 
 from framework.config import PartitionFilter, StrictModel
 from framework.monitor.settings import DriftSection
+from framework.registry.slice_gate import DEFAULT_MAX_SLICE_DROP, DEFAULT_MIN_SLICE_ROWS
 
 __all__ = ["NightlyConfig"]
 
@@ -41,8 +42,13 @@ class RetrainSection(StrictModel):
 
 
 class GateSection(StrictModel):
+    """The candidate must beat the current model overall and hold up on every slice of its card.slices."""
+
     holdout: str | list[str] = Field(description="fresh labelled data both models are scored on")
     margin: float = Field(0.0, ge=0)
+    max_slice_drop: float = Field(DEFAULT_MAX_SLICE_DROP, ge=0, le=1,
+                                  description="AUC the candidate may lose to the current model on any one slice")
+    min_slice_rows: int = Field(DEFAULT_MIN_SLICE_ROWS, ge=1, description="holdout rows a slice needs to be gated")
     alias: str = "prod"
     label: str = "label"
 

@@ -86,7 +86,8 @@ def _write_bundle(cfg: TrainConfig, run_dir: Path, pipeline, checkpoint_dir: str
     from framework.train.publish import bundle_documents
 
     documents = bundle_documents(pipeline, model, name=cfg.registry.name or cfg.run.name, config=cfg.model_dump(mode="json"),
-                                 valid_source=cfg.data.valid, label=cfg.label, metrics=metrics, lineage=lineage, card=cfg.card)
+                                 valid_source=cfg.data.valid, label=cfg.label, metrics=metrics, lineage=lineage, card=cfg.card,
+                                 explain=cfg.explain)
     return save_bundle(
         run_dir / "bundle",
         model=model,

@@ -26,6 +26,7 @@ __all__ = [
     "EmbeddingOptimSection",
     "CheckpointSection",
     "DataSection",
+    "ExplainSection",
     "OptimSection",
     "RegistrySection",
     "RunSection",
@@ -199,6 +200,17 @@ class CardSection(StrictModel):
     limitations: str = ""
 
 
+class ExplainSection(StrictModel):
+    """Permutation importance of each raw column, computed on the validation data at the end of the run
+    (explain.json, explain.png and a table in the bundle's model card; `raylane explain` for other data).
+    Its cost is about (columns x repeats + 1) scorings of `max_rows` rows."""
+
+    enabled: bool = True
+    max_rows: int = Field(50_000, ge=2, description="seeded sample of the validation rows that is shuffled and scored")
+    repeats: int = Field(3, ge=1, description="seeded shuffles per column; the importance is their mean, with its std")
+    seed: int = Field(0, ge=0)
+
+
 class TrainConfig(StrictModel):
     data: DataSection
     features: Features
@@ -209,6 +221,7 @@ class TrainConfig(StrictModel):
     run: RunSection
     registry: RegistrySection = RegistrySection()
     card: CardSection = CardSection()
+    explain: ExplainSection = ExplainSection()
 
     @field_validator("features", mode="before")
     @classmethod

@@ -106,6 +106,27 @@ def _leaks(path: Path, values: set[str]) -> set[str]:
     return found & values
 
 
+def _assert_explained(bundle: Path, home: Path) -> None:
+    """A trained bundle explains itself: explain.json sorted by importance, its chart, the card's table,
+    and one MLflow metric per column on the run that registered it."""
+    import json
+
+    explanation = json.loads((bundle / "explain.json").read_text())
+    importances = [c["importance"] for c in explanation["columns"]]
+    assert explanation["metric"] == "auc" and importances == sorted(importances, reverse=True) and len(importances) > 10
+    assert (bundle / "explain.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = (bundle / "model_card.md").read_text()
+    assert "## Feature importance" in card and f"| `{explanation['columns'][0]['column']}` |" in card
+    env = {**os.environ, "RAYLANE_HOME": str(home)}
+    code = ("import json; from framework.registry.store import mlflow_client; c = mlflow_client(); "
+            "v = c.get_model_version('demo-ctr', '1'); m = c.get_run(v.run_id).data.metrics; "
+            "print(json.dumps(sorted(k for k in m if k.startswith('importance.'))))")
+    repo = Path(__file__).resolve().parents[2]
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=repo)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert len(json.loads(shown.stdout.strip().splitlines()[-1])) == len(importances)
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_leaks_no_pii(raylane_home, ray_cluster):
@@ -125,6 +146,7 @@ def test_demo_runs_end_to_end_and_leaks_no_pii(raylane_home, ray_cluster):
     bundle = Path(result.stdout.strip().splitlines()[-1].split("bundle: ")[-1])
     assert (bundle / "model.safetensors").exists() and bundle.is_relative_to(raylane_home)
     assert (bundle / "profile.json").exists() and (bundle / "model_card.md").exists()
+    _assert_explained(bundle, raylane_home)
 
     # PII: no raw user_email anywhere the demo wrote (its input data aside), the MLflow store included
     values = _pii_values(raylane_home)

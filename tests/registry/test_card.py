@@ -39,3 +39,33 @@ def test_slices_match_sklearn_and_the_worst_is_marked():
     worst_line = next(line for line in card.splitlines() if "**worst**" in line)
     assert worst_line.startswith("| `c`")
     assert "Ranking ads." in card and "Not for credit decisions." in card and '"lr": 0.1' in card
+
+
+def test_fairness_summary_gives_the_widest_gaps_between_slices():
+    from framework.registry.card import fairness_summary
+
+    table, scores = _table()
+    slices = slice_metrics(table, scores, "label", ["C1"])
+    rows = {row["value"]: row for row in slices["C1"]}
+    summary = fairness_summary(slices)["C1"]
+    aucs = {value: row["auc"] for value, row in rows.items()}
+    biases = {value: row["mean_prediction"] - row["click_rate"] for value, row in rows.items()}
+    assert summary["slices"] == 3
+    assert summary["auc"]["gap"] == pytest.approx(max(aucs.values()) - min(aucs.values()), abs=1e-12)
+    assert summary["auc"]["low"] == "c" == min(aucs, key=aucs.get) and summary["auc"]["high"] == max(aucs, key=aucs.get)
+    assert summary["bias"]["gap"] == pytest.approx(max(biases.values()) - min(biases.values()), abs=1e-12)
+    assert (summary["bias"]["low"], summary["bias"]["high"]) == (min(biases, key=biases.get), max(biases, key=biases.get))
+    assert fairness_summary({"C4": slices["C1"][:1]}) == {"C4": None}  # one slice: no gap to show
+    card = model_card("ctr", {}, {}, {}, slices)
+    section = card.split("## Fairness summary")[1].split("##")[0]
+    assert f"| `C1` | 3 | {summary['auc']['gap']:.4f} | `c` < `{summary['auc']['high']}` |" in section
+
+
+def test_the_card_lists_the_importances():
+    importance = {"metric": "auc", "repeats": 3, "rows": 5000, "seed": 0, "baseline": {"auc": 0.71, "logloss": 0.52},
+                  "columns": [{"column": "C1", "importance": 0.0612, "std": 0.002, "logloss_importance": 0.031,
+                               "logloss_std": 0.001, "inputs": ["C1", "C1_x_C4"]}]}
+    card = model_card("ctr", {}, {}, {}, {}, importance=importance)
+    assert "| `C1` | 0.06120 | 0.00200 | 0.03100 | `C1`, `C1_x_C4` |" in card
+    assert "5,000 validation rows" in card and "3 shuffle(s)" in card
+    assert "Not computed for this model" in model_card("ctr", {}, {}, {}, {})
