@@ -25,7 +25,7 @@ from typing import Callable
 
 from framework.errors import ConfigError
 
-__all__ = ["Ask", "Cluster", "ClusterTooSmall", "check_fits", "fitted_share", "pending_summary", "shortfalls"]
+__all__ = ["Ask", "Cluster", "ClusterTooSmall", "autoscaler_ceiling", "check_fits", "fitted_share", "pending_summary", "shortfalls"]
 
 _EPSILON = 1e-9
 SHARE_STEP = 0.25  # fitted CPU shares are rounded down to quarters: easy to read, and leave slack
@@ -48,19 +48,21 @@ class Cluster:
     ceiling: dict | None = None
 
     @classmethod
-    def from_ray(cls) -> "Cluster":
-        """The connected cluster (alive nodes), and its autoscaler's ceiling when it has one."""
+    def from_ray(cls, placement=None) -> "Cluster":
+        """The connected cluster (alive nodes), and its autoscaler's ceiling when it has one. With a
+        `framework.workload.Placement`, only the nodes that accept its class count."""
         import ray
 
-        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive") and (placement is None or placement.accepts(node))]
         largest = {key: max(node.get(key, 0.0) for node in nodes) for node in nodes for key in node}
-        return cls(dict(ray.cluster_resources()), largest, _autoscaler_ceiling())
+        total = {key: sum(node.get(key, 0.0) for node in nodes) for node in nodes for key in node}
+        return cls(total, largest, autoscaler_ceiling())
 
     def can_grow(self) -> bool:
         return self.ceiling is not None
 
 
-def _autoscaler_ceiling() -> dict | None:
+def autoscaler_ceiling() -> dict | None:
     """The most an autoscaling cluster's node groups add up to; None without an autoscaler config."""
     import ray._private.state
 

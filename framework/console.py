@@ -142,12 +142,24 @@ def quiet_ray_loggers() -> None:
 
 
 def route_worker_logs() -> None:
-    """Replace Ray's printer of worker output (call after ray.init with log_to_driver=True)."""
+    """Replace Ray's printer of worker output (call after ray.init with log_to_driver=True).
+
+    Two streams reach it: worker output, through Ray's log dispatcher, and the cluster's error
+    channel (`(raylet) Task ... failed ... will be retried`), which the driver's error-listener thread
+    prints by calling `ray._private.worker.print_to_stdstream` itself. Both go through `_worker_lines`,
+    so an ACTIONABLE error there still reaches the terminal as raylane's message."""
+    import ray._private.worker as ray_worker
     from ray._private.ray_logging import global_worker_stdstream_dispatcher
 
     global_worker_stdstream_dispatcher.remove_handler("ray_print_logs")
     global_worker_stdstream_dispatcher.remove_handler("raylane")
     global_worker_stdstream_dispatcher.add_handler("raylane", _worker_lines)
+    ray_worker.print_to_stdstream = _error_channel_lines
+
+
+def _error_channel_lines(data: dict, ignore_prefix: bool = False) -> None:
+    """`print_to_stdstream`'s signature, for the error-listener thread (see `route_worker_logs`)."""
+    _worker_lines(data)
 
 
 def current_log() -> Path | None:
@@ -190,9 +202,19 @@ class Console:
         if verbose():
             return
         os.environ.setdefault("RAY_SCHEDULER_EVENTS", "0")  # the autoscaler's tips in every driver's output
+        # Tune's new output engine prints its experiment box, results path and TensorBoard hint even at
+        # verbose=0; the legacy engine prints nothing at verbose=0 (the sweep's RunConfig asks for 0).
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
         import ray  # noqa: F401 - Ray sets up its loggers on import; replace their console handlers after
 
         quiet_ray_loggers()
+
+    @classmethod
+    def reclaim_ray_loggers(cls) -> None:
+        """Take Ray's loggers back after a library set up its own console handler: importing
+        `ray.serve` clears the `ray.serve` logger's handlers and adds one that prints to stderr."""
+        if cls.active and not verbose():
+            quiet_ray_loggers()
 
     @classmethod
     def after_ray_init(cls) -> None:

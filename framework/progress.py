@@ -16,9 +16,10 @@ __all__ = ["ProgressDisplay"]
 
 
 class ProgressDisplay:
-    """`update(done, note)` with the amount done so far (not an increment)."""
+    """`update(done, note)` with the amount done so far (not an increment). `total` may be None while
+    it is not known yet (a stream whose length is learnt at its end); `set_total` gives it later."""
 
-    def __init__(self, desc: str, total: float, unit: str = "rows", every_s: float = 5.0, stream=None,
+    def __init__(self, desc: str, total: float | None, unit: str = "rows", every_s: float = 5.0, stream=None,
                  unit_scale: bool = False):
         self.desc, self.total, self.unit, self.every_s = desc, total, unit, every_s
         self.stream = stream or sys.stderr
@@ -41,14 +42,22 @@ class ProgressDisplay:
             if note:
                 self.bar.set_postfix_str(note, refresh=False)
             self.bar.update(done - self.bar.n)
-        elif time.monotonic() - self.printed >= self.every_s and done < self.total:
+        elif time.monotonic() - self.printed >= self.every_s and (self.total is None or done < self.total):
             self._line()
+
+    def set_total(self, total: float) -> None:
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
 
     def _line(self) -> None:
         self.printed = time.monotonic()
         rate = self.done / max(self.printed - self.started, 1e-9)
-        amount = (f"{self.done / 1e6:,.1f}/{self.total / 1e6:,.1f} M{self.unit}" if self.unit_scale
-                  else f"{self.done:,.0f}/{self.total:,.0f} {self.unit}")
+        scale, prefix = (1e6, "M") if self.unit_scale else (1, "")
+        digits = ",.1f" if self.unit_scale else ",.0f"
+        total = "" if self.total is None else f"/{self.total / scale:{digits}}"
+        amount = f"{self.done / scale:{digits}}{total} {prefix}{self.unit}"
         speed = f"{rate / 1e6:,.1f} M{self.unit}/s" if self.unit_scale else f"{rate:,.0f} {self.unit}/s"
         note = f", {self.note}" if self.note else ""
         print(f"{self.desc}: {amount} ({speed}{note})", file=self.stream, flush=True)

@@ -44,3 +44,38 @@ def test_the_log_path_is_said_once_and_verbose_hides_nothing(tmp_path, monkeypat
     assert capsys.readouterr().out.count("logs: ") == 1
     monkeypatch.setenv("RAYLANE_LOG", "debug")
     assert console.log_to(tmp_path / "b.log") is None and not (tmp_path / "b.log").exists()
+
+
+def test_the_cluster_error_channel_goes_to_the_log(quiet, capsys):
+    # what Ray's error-listener thread hands print_to_stdstream (replaced by route_worker_logs)
+    retry = ("Task ServeController.graceful_shutdown failed. There are infinite retries remaining, so the task will "
+             "be retried. Error: The actor is dead because it was killed by `ray.kill`.")
+    console._error_channel_lines({"lines": [retry], "pid": "raylet", "is_err": False}, ignore_prefix=False)
+    captured = capsys.readouterr()
+    assert "graceful_shutdown" not in captured.out + captured.err
+    assert f"(raylet) {retry}" in quiet.read_text()
+
+
+def test_loggers_a_library_takes_over_are_taken_back(quiet, capsys, monkeypatch):
+    import logging
+    import sys
+
+    serve_logger = logging.getLogger("ray.serve")
+    monkeypatch.setattr(serve_logger, "handlers", [])  # what importing ray.serve does, then it adds its console handler
+    monkeypatch.setattr(serve_logger, "propagate", serve_logger.propagate)
+    serve_logger.addHandler(logging.StreamHandler(sys.stderr))
+    console.Console.reclaim_ray_loggers()
+    serve_logger.warning("Started Serve in namespace serve")
+    assert "Started Serve" not in capsys.readouterr().err
+    assert "Started Serve in namespace serve" in quiet.read_text()
+
+
+def test_quiet_output_turns_off_tunes_experiment_box(monkeypatch):
+    monkeypatch.delenv("RAYLANE_LOG", raising=False)
+    for name in ("RAY_AIR_NEW_OUTPUT", "RAY_SCHEDULER_EVENTS"):  # set, then removed: undone after the test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(console.Console, "active", False)
+    monkeypatch.setattr(console, "quiet_ray_loggers", lambda: None)
+    console.Console.setup(verbose_flag=False)
+    assert console.os.environ["RAY_AIR_NEW_OUTPUT"] == "0"  # with RunConfig(verbose=0): Tune prints nothing

@@ -30,3 +30,14 @@ def test_a_bar_on_a_terminal():
     display.update(100)
     display.close()
     assert "score" in stream.getvalue() and "100/100" in stream.getvalue() and "\r" in stream.getvalue()
+
+
+def test_a_total_not_known_up_front_counts_then_learns_it():
+    stream = io.StringIO()
+    display = ProgressDisplay("[features] fit", total=None, unit="rows", every_s=0, stream=stream)
+    display.update(300)
+    assert stream.getvalue().startswith("[features] fit: 300 rows (")
+    display.set_total(600)
+    display.update(600)
+    display.close()
+    assert stream.getvalue().splitlines()[-1].startswith("[features] fit: 600/600 rows (")

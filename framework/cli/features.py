@@ -50,7 +50,7 @@ def _fit(args: argparse.Namespace) -> int:
         files = list_parquet_files(files, partition_types=contract.arrow_schema())  # typed hive columns
         check_dataset(contract, files).raise_if_failed()
     started = time.perf_counter()
-    pipeline.fit(files)
+    pipeline.fit(files, progress=True)  # rows fitted on stderr: a bar on a terminal, lines elsewhere
     pipeline.save(args.out)
     seconds = time.perf_counter() - started
     schema = pipeline.output_schema

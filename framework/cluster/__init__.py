@@ -1,6 +1,7 @@
 """Ray clusters: a local head node with token auth, and jobs submitted through the Ray Jobs API.
 
-- `spec`: `HeadSpec` (typed, loopback by default) and the `ray start` command it becomes.
+- `spec`: `HeadSpec` (typed, loopback by default) and the `ray start` command it becomes; the
+  `ray start` flags that make a node accept workload classes.
 - `token`: the auth token file, generated once with mode 0600 under `RAYLANE_HOME/ray/`.
 - `head`: `start_head` / `stop_head` / `read_head_info` for that one head node.
 - `dashboard`: authenticated HTTP calls (nodes, resources, actors) to any head.
@@ -15,7 +16,7 @@ Example:
 """
 
 from framework.cluster._errors import ClusterError
-from framework.cluster.dashboard import NodeSummary, cluster_usage, http_status, list_actors, list_nodes
+from framework.cluster.dashboard import NodeSummary, cluster_usage, http_status, list_actors, list_alive_actors, list_nodes
 from framework.cluster.follow import exit_code_for, follow_job, wait_for_job
 from framework.cluster.head import HeadInfo, head_env, read_head_info, start_head, stop_head
 from framework.cluster.jobs import (
@@ -30,7 +31,14 @@ from framework.cluster.jobs import (
     runtime_env_for,
     submit_job,
 )
-from framework.cluster.spec import HeadSpec, exposure_warning, is_loopback, ray_start_args
+from framework.cluster.spec import (
+    HeadSpec,
+    accept_workloads,
+    exposure_warning,
+    is_loopback,
+    ray_start_args,
+    worker_start_args,
+)
 from framework.cluster.token import auth_env, auth_headers, auth_token_path, ensure_auth_token, read_auth_token
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "JobRequest",
     "NodeSummary",
     "WORKING_DIR_EXCLUDES",
+    "accept_workloads",
     "auth_env",
     "auth_headers",
     "auth_token_path",
@@ -56,6 +65,7 @@ __all__ = [
     "is_loopback",
     "jobs_client",
     "list_actors",
+    "list_alive_actors",
     "list_nodes",
     "ray_start_args",
     "read_auth_token",
@@ -67,4 +77,5 @@ __all__ = [
     "stop_head",
     "submit_job",
     "wait_for_job",
+    "worker_start_args",
 ]

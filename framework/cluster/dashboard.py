@@ -1,4 +1,4 @@
-"""Plain HTTP calls to a head's dashboard: readiness, nodes and resources. The token goes in a header.
+"""Plain HTTP calls to a head's dashboard: readiness, nodes, resources, actors. The token goes in a header.
 
 Ray's own state SDK reads the token from process-wide settings (`RAY_AUTH_MODE`); these helpers take it
 as an argument instead, so one process can talk to several clusters (and tests can send a wrong one).
@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from framework.cluster._errors import ClusterError
 from framework.cluster.token import auth_headers
+from framework.workload import declared_classes
 
-__all__ = ["NodeSummary", "get_json", "http_status", "list_nodes", "cluster_usage", "list_actors"]
+__all__ = ["NodeSummary", "get_json", "http_status", "list_nodes", "cluster_usage", "list_actors", "list_alive_actors"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class NodeSummary:
     is_head: bool
     state: str
     resources: dict[str, float]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def workload_classes(self) -> tuple[str, ...]:
+        """The workload classes this node accepts; () when it declares none (see framework.workload)."""
+        return declared_classes(self.labels, self.resources)
 
 
 def http_status(url: str, token: str | None, timeout: float = 5.0) -> int:
@@ -64,7 +71,7 @@ def _state_api(address: str, resource: str, token: str | None, filters: list[str
 
 
 def list_nodes(address: str, token: str | None) -> list[NodeSummary]:
-    """Every node the head knows, alive or dead, with its total resources."""
+    """Every node the head knows, alive or dead, with its total resources and its labels."""
     return [
         NodeSummary(
             node_id=row["node_id"],
@@ -72,6 +79,7 @@ def list_nodes(address: str, token: str | None) -> list[NodeSummary]:
             is_head=bool(row["is_head_node"]),
             state=row["state"],
             resources={k: v for k, v in row["resources_total"].items() if not k.startswith("node:")},
+            labels=row.get("labels") or {},
         )
         for row in _state_api(address, "nodes", token)
     ]
@@ -82,6 +90,11 @@ def list_actors(address: str, token: str | None, class_name: str) -> list[dict]:
     return _state_api(
         address, "actors", token, ["filter_keys=class_name", "filter_predicates=%3D", f"filter_values={class_name}"]
     )
+
+
+def list_alive_actors(address: str, token: str | None) -> list[dict]:
+    """Every alive actor, each with its `node_id` and `class_name` (at most 1000: the state API's page)."""
+    return _state_api(address, "actors", token, ["filter_keys=state", "filter_predicates=%3D", "filter_values=ALIVE"])
 
 
 def cluster_usage(address: str, token: str | None) -> str:

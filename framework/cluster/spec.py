@@ -7,17 +7,23 @@ Example:
     >>> spec = HeadSpec(num_cpus=2, resources={"trainer": 1})
     >>> ray_start_args(spec)[:3]
     ['start', '--head', '--block']
+    >>> accept_workloads(spec, ["train"]).labels
+    {'raylane.io/workload-train': 'true'}
+    >>> worker_start_args(["serve"])
+    ['--labels=raylane.io/workload-serve=true', '--resources={"raylane_workload_serve":1000}']
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Iterable
 
 from framework.errors import ConfigError
+from framework.workload import node_labels, node_resources
 
-__all__ = ["HeadSpec", "ray_start_args", "exposure_warning", "is_loopback"]
+__all__ = ["HeadSpec", "ray_start_args", "accept_workloads", "worker_start_args", "exposure_warning", "is_loopback"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class HeadSpec:
     num_cpus: int | None = None  # None: every core
     num_gpus: int | None = None
     resources: dict[str, float] = field(default_factory=dict)  # custom resources, e.g. {"trainer": 1}
+    labels: dict[str, str] = field(default_factory=dict)  # Ray node labels, e.g. {"raylane.io/workload-train": "true"}
     object_store_memory: int | None = None  # bytes; None: Ray's default (30% of RAM)
     temp_dir: str | None = None  # None: Ray's default /tmp/ray
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the node's processes and drivers
@@ -50,6 +57,12 @@ class HeadSpec:
                 raise ConfigError(f"cluster: resources: set {name} with its own option (--num-cpus, --num-gpus...)")
             if amount < 0:
                 raise ConfigError(f"cluster: resources: {name} must be >= 0, got {amount}")
+        for key, value in self.labels.items():
+            if not key or key.startswith("ray.io/") or any(c in f"{key}{value}" for c in ",= "):
+                raise ConfigError(
+                    f"cluster: labels: {key!r}={value!r}: keys and values take no ',', '=' or spaces, "
+                    "and keys cannot start with ray.io/ (Ray's own)"
+                )
         if any(name.startswith("RAY_AUTH") for name in self.env):
             raise ConfigError("cluster: env: token auth is always on; RAY_AUTH_* cannot be overridden")
         if self.object_store_memory is not None and self.object_store_memory < 75 * 1024 * 1024:
@@ -80,12 +93,40 @@ def ray_start_args(spec: HeadSpec) -> list[str]:
     if spec.num_gpus is not None:
         args.append(f"--num-gpus={spec.num_gpus}")
     if spec.resources:
-        args.append(f"--resources={json.dumps(spec.resources, sort_keys=True)}")
+        args.append(f"--resources={_resources_json(spec.resources)}")
+    if spec.labels:
+        args.append(f"--labels={_labels_text(spec.labels)}")
     if spec.object_store_memory is not None:
         args.append(f"--object-store-memory={spec.object_store_memory}")
     if spec.temp_dir:
         args.append(f"--temp-dir={spec.temp_dir}")
     return args
+
+
+def accept_workloads(spec: HeadSpec, classes: Iterable[str]) -> HeadSpec:
+    """`spec` with the node labels and resources that make the head accept the workload `classes`
+    (see framework.workload). Resources the spec already sets keep their amounts."""
+    return replace(
+        spec,
+        labels={**spec.labels, **node_labels(classes)},
+        resources={**node_resources(classes), **spec.resources},
+    )
+
+
+def worker_start_args(classes: Iterable[str]) -> list[str]:
+    """The `ray start` arguments that make a joining node accept the workload `classes`."""
+    return [f"--labels={_labels_text(node_labels(classes))}", f"--resources={_resources_json(node_resources(classes))}"]
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    """Ray 2.60's `ray start --labels` syntax: `k1=v1,k2=v2`."""
+    return ",".join(f"{key}={value}" for key, value in labels.items())
+
+
+def _resources_json(resources: dict[str, float]) -> str:
+    # Compact (no spaces) and whole amounts as integers: easier to read and to paste into a shell.
+    shown = {name: int(amount) if float(amount).is_integer() else amount for name, amount in resources.items()}
+    return json.dumps(shown, sort_keys=True, separators=(",", ":"))
 
 
 def is_loopback(host: str) -> bool:

@@ -262,9 +262,11 @@ def _add_partitions_to_batch(batch: pa.Table, files: ParquetFiles, columns: list
 
 
 def read_dataset(source, columns: Sequence[str], partition_types: PartitionTypes = None,
-                 where: Iterable[str] | Mapping[str, str] | None = None, num_cpus: float = 1.0):
+                 where: Iterable[str] | Mapping[str, str] | None = None, num_cpus: float = 1.0,
+                 remote_args: Mapping | None = None):
     """The same rows as `read_table`, as a lazily read Ray Dataset (Ray Data's own hive parsing is off:
-    partition columns are added here, typed, from each file's path)."""
+    partition columns are added here, typed, from each file's path). `remote_args` go to every task
+    (a workload's label selector: `framework.workload.Placement.remote_args`)."""
     import ray.data
 
     files = list_parquet_files(source, where, partition_types)
@@ -274,10 +276,11 @@ def read_dataset(source, columns: Sequence[str], partition_types: PartitionTypes
         raise DataError(f"{files.display(files.paths[0])}: column(s) {missing} are missing; found {sorted(stored)[:12]}")
     from_paths = [c for c in columns if c not in stored]
     dataset = ray.data.read_parquet(files.paths, filesystem=files.filesystem, columns=[c for c in columns if c in stored],
-                                    partitioning=None, include_paths=bool(from_paths), num_cpus=num_cpus)
+                                    partitioning=None, include_paths=bool(from_paths), num_cpus=num_cpus,
+                                    ray_remote_args=dict(remote_args or {}))
     if not from_paths:
         return dataset
     dataset = dataset.rename_columns({"path": PATH_COLUMN})
     listing = ParquetFiles(pafs.LocalFileSystem(), [], files.root, files.where, files.types)  # no file list to ship
     return dataset.map_batches(_add_partitions_to_batch, batch_format="pyarrow", num_cpus=num_cpus,
-                               fn_kwargs={"files": listing, "columns": list(columns)})
+                               fn_kwargs={"files": listing, "columns": list(columns)}, **(remote_args or {}))

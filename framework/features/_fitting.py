@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,7 @@ import pyarrow as pa
 from framework.errors import DataError
 from framework.features._base import FeatureOp
 from framework.features._columns import ColumnFrame
+from framework.features._fit_progress import FitProgress
 from framework.features._plan import fit_stages, ops_to_run_in_stage, raw_inputs
 from framework.features._sources import LocalSource, require_columns, slice_batches
 
@@ -86,19 +88,24 @@ def _check_rows(rows: int, description: str) -> None:
         raise DataError(f"{description}: no rows to fit the feature pipeline on")
 
 
-def fit_ops(ops: list[FeatureOp], source: LocalSource, settings: FrameSettings) -> dict:
+def fit_ops(ops: list[FeatureOp], source: LocalSource, settings: FrameSettings, progress: FitProgress | None = None) -> dict:
     """Fit `ops` in place on a local source; returns {"rows", "schema"} of the data seen."""
     columns = columns_to_fit(ops, settings.id_column)
     facts = {"rows": 0, "schema": None}
-    for number, stage in enumerate(fit_stages(ops)):
+    stages = fit_stages(ops)
+    progress = progress or FitProgress(len(stages))
+    for number, stage in enumerate(stages):
         to_run = ops_to_run_in_stage(ops, stage)
         merged: dict = {}
+        progress.start_pass(number)
         for batch in source.batches(columns):
             if number == 0:
                 facts["schema"] = facts["schema"] or batch.schema
                 facts["rows"] += batch.num_rows
             for index, partial in _stage_partials(ops, stage[0], to_run, settings, batch).items():
                 merged[index] = partial if index not in merged else ops[index].merge_partials([merged[index], partial])
+            progress.add(batch.num_rows)
+        progress.finish_pass()
         _check_rows(facts["rows"], source.description)
         _finish_stage(ops, merged)
     return facts
@@ -106,6 +113,10 @@ def fit_ops(ops: list[FeatureOp], source: LocalSource, settings: FrameSettings) 
 
 def _block_partials(ops, stage_start, to_run, settings, columns, block: pa.Table) -> tuple:
     """One Ray task: the statistics of one block (in batches of bounded size)."""
+    if not isinstance(block, pa.Table):  # a block of pandas (an upstream map_batches' choice)
+        from ray.data.block import BlockAccessor
+
+        block = BlockAccessor.for_block(block).to_arrow()
     require_columns(block.schema, columns, "ray dataset block")
     block = block.select(columns)
     parts = [_stage_partials(ops, stage_start, to_run, settings, batch) for batch in slice_batches(block)]
@@ -113,21 +124,51 @@ def _block_partials(ops, stage_start, to_run, settings, columns, block: pa.Table
     return block.num_rows, block.schema, merged
 
 
-def fit_ops_on_ray(ops: list[FeatureOp], dataset, settings: FrameSettings) -> dict:
-    """Fit `ops` in place on a ray.data.Dataset: a Ray task per block, merged on the driver."""
+def _block_refs(dataset, kept: list) -> Iterator:
+    """The dataset's blocks as its execution streams them (the first pass fits while the rest is read),
+    each kept in `kept` for the later passes."""
+    for bundle in dataset.iter_internal_ref_bundles():
+        for ref in bundle.block_refs:
+            kept.append(ref)
+            yield ref
+
+
+def _collect(pending: dict, results: dict, progress: FitProgress, until_done: bool) -> None:
+    """Move the finished tasks of `pending` (task ref -> block number) into `results`, counting their
+    rows; with `until_done`, wait until none is left."""
+    import ray
+
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=1.0 if until_done else 0)
+        for ref, result in zip(ready, ray.get(ready)):
+            results[pending.pop(ref)] = result
+            progress.add(result[0])
+        if not until_done:
+            return
+
+
+def fit_ops_on_ray(ops: list[FeatureOp], dataset, settings: FrameSettings, progress: FitProgress | None = None) -> dict:
+    """Fit `ops` in place on a ray.data.Dataset: a Ray task per block, merged on the driver in block order."""
     import ray
 
     columns = columns_to_fit(ops, settings.id_column)
     # Each Ray task picks its own device: a CPU-only task may run beside a GPU driver.
     settings = dataclasses.replace(settings, use_gpu=None)
-    blocks = dataset.to_arrow_refs()
     remote = ray.remote(_block_partials)
     facts = {"rows": 0, "schema": None}
-    for number, stage in enumerate(fit_stages(ops)):
+    stages, blocks = fit_stages(ops), []
+    progress = progress or FitProgress(len(stages))
+    for number, stage in enumerate(stages):
         to_run = ops_to_run_in_stage(ops, stage)
         ops_ref = ray.put(ops)
-        results = ray.get([remote.remote(ops_ref, stage[0], to_run, settings, columns, b) for b in blocks])
-        results = [r for r in results if r[0] > 0]
+        progress.start_pass(number)
+        pending, by_block = {}, {}
+        for index, block in enumerate(_block_refs(dataset, blocks) if number == 0 else blocks):
+            pending[remote.remote(ops_ref, stage[0], to_run, settings, columns, block)] = index
+            _collect(pending, by_block, progress, until_done=False)
+        _collect(pending, by_block, progress, until_done=True)
+        progress.finish_pass()
+        results = [by_block[index] for index in sorted(by_block) if by_block[index][0] > 0]
         if number == 0:
             facts["rows"] = sum(r[0] for r in results)
             facts["schema"] = results[0][1] if results else None

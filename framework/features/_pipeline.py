@@ -25,7 +25,8 @@ from framework.features._base import FeatureOp
 from framework.features._columns import to_host
 from framework.features._fitting import FrameSettings, columns_to_fit, fit_ops, fit_ops_on_ray, run_transforms
 from framework.features._outputs import OutputSchema, assemble_arrays, assemble_table, output_schema, to_tensors
-from framework.features._plan import check_names, raw_inputs
+from framework.features._fit_progress import FitProgress, shows_progress
+from framework.features._plan import check_names, fit_stages, raw_inputs
 from framework.features._registry import op_from_spec, op_to_mapping, validate_ops
 from framework.features._sources import is_ray_dataset, local_source, require_columns, slice_batches
 from framework.features._spec import parse_pipeline_spec
@@ -88,17 +89,23 @@ class FeaturePipeline:
         return FrameSettings(self.nonfinite, self.id_column, out_of_fold, use_gpu())
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, source) -> "FeaturePipeline":
-        """Fit on a pyarrow.Table, Parquet path(s)/glob, or ray.data.Dataset; returns self."""
-        return self._fit(source, out_of_fold=False)
+    def fit(self, source, progress: bool | None = None) -> "FeaturePipeline":
+        """Fit on a pyarrow.Table, Parquet path(s)/glob, or ray.data.Dataset; returns self.
 
-    def _fit(self, source, out_of_fold: bool) -> "FeaturePipeline":
+        `progress`: show rows fitted (a bar on a terminal, plain lines elsewhere); by default, when an
+        entry point chose terminal output (the CLI, a job), not in library use."""
+        return self._fit(source, out_of_fold=False, progress=progress)
+
+    def _fit(self, source, out_of_fold: bool, progress: bool | None = None) -> "FeaturePipeline":
         self._validate()
         settings = self._settings(out_of_fold)
+        show = shows_progress() if progress is None else progress
+        passes = len(fit_stages(self.ops))
         if is_ray_dataset(source):
-            facts = fit_ops_on_ray(self.ops, source, settings)
+            facts = fit_ops_on_ray(self.ops, source, settings, FitProgress(passes, show=show))
         else:
-            facts = fit_ops(self.ops, local_source(source), settings)
+            local = local_source(source)
+            facts = fit_ops(self.ops, local, settings, FitProgress(passes, local.rows() if show else None, show))
         schema = facts["schema"]
         self.input_schema_ = {
             name: {"type": str(schema.field(name).type), "family": _family(schema.field(name).type)}

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 
-from framework.data.parquet_io import ParquetFiles, list_parquet_files, read_file
+from framework.data.parquet_io import ParquetFiles, list_parquet_files, open_parquet, read_file
 from framework.errors import DataError
 
 __all__ = ["BATCH_ROWS", "LocalSource", "local_source", "is_ray_dataset", "require_columns", "slice_batches"]
@@ -42,9 +42,13 @@ class LocalSource:
 
     description: str
     read: Callable[[list[str]], Iterator[pa.Table]]
+    count_rows: Callable[[], int | None] = lambda: None  # rows of a pass, for progress; None: not known up front
 
     def batches(self, columns: list[str]) -> Iterator[pa.Table]:
         return self.read(columns)
+
+    def rows(self) -> int | None:
+        return self.count_rows()
 
 
 def require_columns(schema: pa.Schema, columns: list[str], where: str) -> None:
@@ -58,7 +62,7 @@ def _table_source(table: pa.Table) -> LocalSource:
         require_columns(table.schema, columns, "table")
         yield from slice_batches(table.select(columns))
 
-    return LocalSource("table", read)
+    return LocalSource("table", read, lambda: table.num_rows)
 
 
 def _coalesce(tables: list[pa.Table]) -> Iterator[pa.Table]:
@@ -86,7 +90,10 @@ def _parquet_source(source) -> LocalSource:
         for batch in _coalesce(pending) if pending else []:
             yield from slice_batches(batch)
 
-    return LocalSource(f"{source}", read)
+    def count_rows() -> int:  # the footers only
+        return sum(open_parquet(files, path).metadata.num_rows for path in files.paths)
+
+    return LocalSource(f"{source}", read, count_rows)
 
 
 def local_source(source) -> LocalSource:

@@ -36,7 +36,7 @@ def _score(cfg: NightlyConfig, log: Log):
     from framework.score import ScoreConfig, run_scoring
 
     settings = {**cfg.score.settings, "drift": {**cfg.drift.model_dump(), "enabled": True},
-                "run": {"stall_timeout_s": cfg.run.stall_timeout_s}}
+                "run": {"stall_timeout_s": cfg.run.stall_timeout_s}, "workload": cfg.workload}
     score = ScoreConfig(model=cfg.model, input=cfg.score.input, where=cfg.score.where, output=cfg.score.output,
                         run_date=cfg.score.run_date, **settings)
     return run_scoring(score, log=log)
@@ -59,7 +59,7 @@ def _retrain(cfg: NightlyConfig, log: Log) -> str:
     from framework.train import run_training
 
     timeout = "null" if cfg.run.stall_timeout_s is None else cfg.run.stall_timeout_s
-    overrides = [f"run.stall_timeout_s={timeout}", *cfg.retrain.overrides, f"registry.name={cfg.registry_name}",
+    overrides = [f"run.stall_timeout_s={timeout}", f"workload={cfg.workload}", *cfg.retrain.overrides, f"registry.name={cfg.registry_name}",
                  "registry.alias=candidate"]
     _, train_cfg = load_config(cfg.retrain.config, overrides, kind="train")
     log(f"[nightly] retraining {train_cfg.run.name} on {train_cfg.data.train}")

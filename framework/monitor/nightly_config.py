@@ -19,6 +19,7 @@ from pydantic import Field
 from framework.config import PartitionFilter, StrictModel
 from framework.monitor.settings import DriftSection
 from framework.registry.slice_gate import DEFAULT_MAX_SLICE_DROP, DEFAULT_MIN_SLICE_ROWS
+from framework.workload import Workload
 
 __all__ = ["NightlyConfig"]
 
@@ -69,3 +70,6 @@ class NightlyConfig(StrictModel):
     retrain: RetrainSection = RetrainSection()
     gate: GateSection
     run: NightlyRunSection = NightlyRunSection()
+    workload: Workload = Field(
+        "nightly", description="workload class of the night's scoring and retraining: only nodes that accept it run them"
+    )

@@ -73,8 +73,10 @@ def check_pool_fits(pool: PoolSection, shape: PoolShape, cluster, log) -> None:
     check_fits(Ask(f"{shape.min_size} scoring actor(s)", keys, shape.min_size, each), cluster, log)
 
 
-def run_pool(tasks: list[ScoreTask], job: dict, shape: PoolShape, max_task_retries: int) -> Iterator[dict]:
-    """Yield each task's ledger entry as its actor finishes it (in completion order)."""
+def run_pool(tasks: list[ScoreTask], job: dict, shape: PoolShape, max_task_retries: int,
+             remote_args: dict | None = None) -> Iterator[dict]:
+    """Yield each task's ledger entry as its actor finishes it (in completion order). `remote_args` go to
+    every actor (a workload's label selector: `framework.workload.Placement.remote_args`)."""
     from framework.ray_session import ensure_ray
     from framework.score._worker import TaskScorer
 
@@ -95,6 +97,7 @@ def run_pool(tasks: list[ScoreTask], job: dict, shape: PoolShape, max_task_retri
             num_cpus=shape.num_cpus,
             num_gpus=shape.num_gpus,
             max_task_retries=max_task_retries,
+            **(remote_args or {}),
         )
     for row in scored.iter_rows():
         yield json.loads(row["entry"])

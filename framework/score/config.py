@@ -27,6 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from framework.config import PartitionFilter, StrictModel
 from framework.monitor.settings import DriftSection
+from framework.workload import Workload
 
 __all__ = ["BatchSection", "PoolSection", "ScoreConfig", "ScoreRunSection"]
 
@@ -93,6 +94,7 @@ class ScoreConfig(StrictModel):
     drift: DriftSection = DriftSection()
     track: bool = Field(True, description="log the run to MLflow (settings, row counts, lineage tags)")
     run: ScoreRunSection = ScoreRunSection()
+    workload: Workload = Field("score", description="workload class: only nodes that accept it run the scoring actors")
 
     @field_validator("passthrough")
     @classmethod

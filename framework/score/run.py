@@ -127,17 +127,22 @@ def _score_pending(cfg: ScoreConfig, plan: RunPlan, scorer, area: StagingArea, d
                    watchdog) -> None:
     from framework.capacity import Cluster
     from framework.score._pool import check_pool_fits, pool_shape, run_pool
+    from framework.workload import resolve_placement
 
     pending = [task for task in plan.tasks if task.name not in done]
     if not pending:
         return
-    cluster = Cluster.from_ray()
+    placement = resolve_placement(cfg.workload, log=log)
+    if placement.constrained:
+        log(f"[score] workload {cfg.workload}: scoring actors run only on the nodes that accept it")
+    cluster = Cluster.from_ray(placement)
     shape = pool_shape(cfg.pool, cluster.total, len(pending))
     check_pool_fits(cfg.pool, shape, cluster, log)
     log(f"[score] scoring {len(pending)} task(s) on {shape}")
     watchdog.stage("scoring tasks (Ray Data actor pool)")
     progress, errors = _Progress(plan.rows, done, cfg.progress_every_s, log), []
-    for entry in run_pool(pending, _job(cfg, plan, scorer, area, shape.device), shape, cfg.pool.max_task_retries):
+    for entry in run_pool(pending, _job(cfg, plan, scorer, area, shape.device), shape, cfg.pool.max_task_retries,
+                          placement.remote_args()):
         watchdog.progress()
         if "error" in entry:
             errors.append(entry["error"])

@@ -129,11 +129,13 @@ class Scorer:
                 logger.warning("metrics push failed: %s", where_it_failed(error))
 
 
-def deployment_options(cfg) -> dict:
-    """Serve options of the Scorer deployment, from the config's `deployment` section."""
+def deployment_options(cfg, placement=None) -> dict:
+    """Serve options of the Scorer deployment, from the config's `deployment` section (and the label
+    selector of its workload class, with a constrained `framework.workload.Placement`)."""
     section = cfg.deployment
+    placed = placement.remote_args() if placement is not None else {}
     options = {
-        "ray_actor_options": {"num_cpus": section.num_cpus, "num_gpus": section.num_gpus},
+        "ray_actor_options": {"num_cpus": section.num_cpus, "num_gpus": section.num_gpus, **placed},
         "max_ongoing_requests": section.max_ongoing_requests,
         "max_queued_requests": section.max_queued_requests,
         "graceful_shutdown_timeout_s": section.graceful_shutdown_timeout_s,
@@ -147,7 +149,12 @@ def deployment_options(cfg) -> dict:
     return options
 
 
-def build_application(cfg, token_digest: str | None):
-    """The Serve application of a ServeConfig: Scorer replicas plus their MetricsBoard."""
+def build_application(cfg, token_digest: str | None, placement=None):
+    """The Serve application of a ServeConfig: Scorer replicas plus their MetricsBoard, on the nodes of
+    its workload class (`placement`, resolved on the connected cluster when not given)."""
+    from framework.workload import resolve_placement
+
+    placement = placement or resolve_placement(cfg.workload)
     settings = settings_from_config(cfg, token_digest)
-    return Scorer.options(**deployment_options(cfg)).bind(settings, MetricsBoard.bind())
+    board = MetricsBoard.options(ray_actor_options={"num_cpus": 0, **placement.remote_args()})
+    return Scorer.options(**deployment_options(cfg, placement)).bind(settings, board.bind())

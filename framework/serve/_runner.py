@@ -131,12 +131,19 @@ def start_serving(cfg, token_digest: str | None, wait_s: float = 120.0) -> Servi
     load_model(cfg.model.path)  # fail here, with the file named, before any replica tries
     from framework.capacity import Cluster
     from framework.ray_session import ensure_ray
+    from framework.workload import resolve_placement
 
     ensure_ray()
-    check_replicas_fit(cfg, Cluster.from_ray())
+    placement = resolve_placement(cfg.workload, log=lambda line: print(f"[serve] {line}"))
+    if placement.constrained:
+        print(f"[serve] workload {cfg.workload}: replicas run only on the nodes that accept it")
+    check_replicas_fit(cfg, Cluster.from_ray(placement))
     from ray import serve
 
+    from framework.console import Console
     from framework.serve._deployment import build_application
+
+    Console.reclaim_ray_loggers()  # importing ray.serve gave its logger a console handler
 
     serve_was_running = _serve_is_running()
     if cfg.ingress == "direct" and serve_was_running:
@@ -152,7 +159,7 @@ def start_serving(cfg, token_digest: str | None, wait_s: float = 120.0) -> Servi
     )
     endpoint = _endpoint(cfg)
     try:
-        serve.run(build_application(cfg, token_digest), name=cfg.app_name, route_prefix="/", logging_config=logging_config)
+        serve.run(build_application(cfg, token_digest, placement), name=cfg.app_name, route_prefix="/", logging_config=logging_config)
         if not cfg.server.ssl_certfile:
             wait_until_healthy(endpoint.url, wait_s)
     except BaseException:

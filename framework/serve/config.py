@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from framework.config._model import StrictModel
+from framework.workload import Workload
 
 __all__ = [
     "AuthSection",
@@ -119,6 +120,7 @@ class ServeConfig(StrictModel):
     batching: BatchingSection = BatchingSection()
     deployment: DeploymentSection = DeploymentSection()
     app_name: str = Field("raylane", min_length=1, description="the Serve application name")
+    workload: Workload = Field("serve", description="workload class: only nodes that accept it run the replicas")
     throughput_optimized: bool = Field(
         True, description="Serve's RAY_SERVE_THROUGHPUT_OPTIMIZED request path (gRPC to replicas, user code on the replica's loop)"
     )

@@ -41,13 +41,21 @@ def fit_pipeline(cfg: TrainConfig, run_dir: Path):
     pipeline = FeaturePipeline.from_yaml_dict(features)
     files = list_parquet_files(cfg.data.train, partition_types=partition_types(cfg))
     columns = pipeline.input_columns() + [c for c in [cfg.features.id_column] if c]
-    dataset = read_dataset(files, list(dict.fromkeys(columns)), num_cpus=DATA_TASK_CPUS)
+    dataset = read_dataset(files, list(dict.fromkeys(columns)), num_cpus=DATA_TASK_CPUS,
+                           remote_args=placement_of(cfg).remote_args())
     _log(f"fitting {len(cfg.features.ops)} feature op(s) on {len(files.paths)} training file(s)")
     pipeline.fit(dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
     pipeline.save(pipeline_dir)
     stamp.write_text(json.dumps({"hash": config_hash(features)}))
     return pipeline, pipeline_dir
+
+
+def placement_of(cfg: TrainConfig):
+    """Which nodes this run's workers and Ray Data tasks may use (its `workload:` class)."""
+    from framework.workload import resolve_placement
+
+    return resolve_placement(cfg.workload)
 
 
 def partition_types(cfg: TrainConfig):
@@ -135,6 +143,9 @@ def build_trainer(
 
     schema = pipeline.output_schema
     scaling = scaling_config_kwargs(cfg.scaling, ray.cluster_resources().get("GPU", 0))
+    selector = placement_of(cfg).label_selector()
+    if selector:
+        scaling["label_selector"] = selector
     in_workers = run_transforms_in_workers(cfg)
     workers = scaling["num_workers"]
     max_workers = max(workers[1] if isinstance(workers, tuple) else workers, 1)
@@ -183,9 +194,10 @@ def build_datasets(cfg: TrainConfig, pipeline, pipeline_dir: Path) -> dict:
     """The train (out-of-fold encodings) and valid Ray Datasets of a run: lazily transformed, or the
     raw columns when the workers transform them (`data.transform`)."""
     inputs, in_workers, types = _input_columns(cfg, pipeline), run_transforms_in_workers(cfg), partition_types(cfg)
+    remote_args = placement_of(cfg).remote_args()
     return {
-        "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs, in_workers, types),
-        "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs, in_workers, types),
+        "train": build_dataset(cfg.data.train, pipeline_dir, cfg.label, True, inputs, in_workers, types, remote_args),
+        "valid": build_dataset(cfg.data.valid, pipeline_dir, cfg.label, False, inputs, in_workers, types, remote_args),
     }
 
 
@@ -222,12 +234,16 @@ def train_with_ray(cfg: TrainConfig, fault_injection: dict | None = None) -> Tra
     from framework.capacity import Cluster
     from framework.train.cluster_fit import fit_to_cluster
     from framework.watchdog import StallWatchdog
+    from framework.workload import resolve_placement
 
     from framework.console import LOG_FILE, log_to
 
     log_to(run_directory(cfg) / LOG_FILE)  # before Ray starts: its first lines belong to this run
     ray = ensure_ray()
-    cfg = fit_to_cluster(cfg, Cluster.from_ray(), _log)
+    placement = resolve_placement(cfg.workload, log=_log)
+    if placement.constrained:
+        _log(f"workload {cfg.workload}: workers and data tasks run only on the nodes that accept it")
+    cfg = fit_to_cluster(cfg, Cluster.from_ray(placement), _log)
     with StallWatchdog("train", cfg.run.stall_timeout_s, log=print) as watchdog:
         return _train_watched(ray, cfg, fault_injection, watchdog)
 

@@ -20,6 +20,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from framework.config import StrictModel
 from framework.features import PipelineSpec
+from framework.workload import Workload
 
 __all__ = [
     "CardSection",
@@ -222,6 +223,7 @@ class TrainConfig(StrictModel):
     registry: RegistrySection = RegistrySection()
     card: CardSection = CardSection()
     explain: ExplainSection = ExplainSection()
+    workload: Workload = Field("train", description="workload class: only nodes that accept it run this job's work")
 
     @field_validator("features", mode="before")
     @classmethod

@@ -86,14 +86,15 @@ def _transform_batch(table: pa.Table, pipeline_dir: str, label: str, out_of_fold
 
 
 def build_dataset(source, pipeline_dir: str | Path, label: str, out_of_fold: bool, columns: list[str],
-                  in_workers: bool = False, partition_types=None):
+                  in_workers: bool = False, partition_types=None, remote_args: dict | None = None):
     """A lazily transformed Ray Dataset of model arrays (out-of-fold target encoding for training);
     with `in_workers`, the raw columns only, for the workers to transform (`model_tensors`).
-    `partition_types` (the contract's `arrow_schema()`) types hive partition columns."""
+    `partition_types` (the contract's `arrow_schema()`) types hive partition columns; `remote_args`
+    go to every Ray Data task (the run's workload placement)."""
     files = list_parquet_files(source, partition_types=partition_types)
     available = set(available_columns(files))
     wanted = [c for c in dict.fromkeys(columns + [label, TRUTH_COLUMN]) if c in available]
-    dataset = read_dataset(files, wanted, num_cpus=DATA_TASK_CPUS)
+    dataset = read_dataset(files, wanted, num_cpus=DATA_TASK_CPUS, remote_args=remote_args)
     # Rows in file order whoever started Ray: the same config and seed give the same shards and batches.
     dataset.context.execution_options.preserve_order = True
     if in_workers:
@@ -101,7 +102,7 @@ def build_dataset(source, pipeline_dir: str | Path, label: str, out_of_fold: boo
     transform = functools.partial(
         _transform_batch, pipeline_dir=str(pipeline_dir), label=label, out_of_fold=out_of_fold
     )
-    return dataset.map_batches(transform, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS)
+    return dataset.map_batches(transform, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS, **(remote_args or {}))
 
 
 def transformed_bytes(rows: int, schema) -> int:

@@ -54,6 +54,7 @@ class LoopSettings:
     worker_transform: dict | None = None  # {"pipeline_dir", "label"}: shards hold raw columns (data.transform)
     embeddings: dict = field(default_factory=lambda: dict(REPLICATED))  # framework.train.embeddings.EmbeddingSettings
     progress_beacon: str | None = None  # the driver's stall watchdog: every batch read counts as progress
+    print_lines: bool = True  # rank 0's [train] lines; a sweep's trials leave the story to the driver's [sweep] lines
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -274,7 +275,7 @@ def _report(metrics: dict, placed: PlacedModel, state: TrainingState, rank: int,
         session.report(metrics, written)
 
 
-def _resume(placed: PlacedModel, session) -> TrainingState:
+def _resume(placed: PlacedModel, session, say) -> TrainingState:
     checkpoint = session.latest_checkpoint()
     if checkpoint is None:
         return TrainingState()
@@ -282,7 +283,7 @@ def _resume(placed: PlacedModel, session) -> TrainingState:
         state = load_checkpoint(directory, placed)
     placed.set_step(state.step)
     state.resumed_from_steps.append(state.step)
-    print(f"[train] resuming after epoch {state.epoch + 1} at step {state.step}", flush=True)
+    say(f"[train] resuming after epoch {state.epoch + 1} at step {state.step}")
     return state
 
 
@@ -327,13 +328,22 @@ def run_loop(settings: LoopSettings, session) -> None:
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     placed = place_model(settings, session)
-    if rank == 0 and placed.plan_text:
-        print(f"[train] embedding tables sharded by TorchRec ({settings.embeddings['placement']}): "
-              f"{_plan_summary(placed.plan_text)}", flush=True)
+    say = _printer(settings, rank)
+    if placed.plan_text:
+        say(f"[train] embedding tables sharded by TorchRec ({settings.embeddings['placement']}): "
+            f"{_plan_summary(placed.plan_text)}")
     try:
-        _train(settings, session, placed, rank)
+        _train(settings, session, placed, rank, say)
     finally:
         placed.close()
+
+
+def _printer(settings: LoopSettings, rank: int):
+    """Where the loop's [train] lines go: printed by rank 0 alone (once, not once per worker), unless
+    the settings say the run's story is told elsewhere (a sweep trial)."""
+    if rank != 0 or not settings.print_lines:
+        return lambda line: None
+    return lambda line: print(line, flush=True)
 
 
 def _plan_summary(plan_text: str) -> str:
@@ -346,9 +356,9 @@ def _plan_summary(plan_text: str) -> str:
     return ", ".join(f"{kind} {count} table(s)" for kind, count in sorted(counts.items()))
 
 
-def _train(settings: LoopSettings, session, placed: PlacedModel, rank: int) -> None:
+def _train(settings: LoopSettings, session, placed: PlacedModel, rank: int, say) -> None:
     device = placed.device
-    state = _resume(placed, session)
+    state = _resume(placed, session, say)
     batch_size, epochs = settings.optim["batch_size"], settings.optim["epochs"]
     train_shard = session.shard("train")
     valid_shard = session.shard("valid")
@@ -358,10 +368,10 @@ def _train(settings: LoopSettings, session, placed: PlacedModel, rank: int) -> N
         started = time.perf_counter()
 
         def on_step(progress: _Epoch) -> None:
-            if rank == 0 and state.step % PROGRESS_EVERY_STEPS == 0:
+            if state.step % PROGRESS_EVERY_STEPS == 0:
                 rate = progress.samples / max(time.perf_counter() - started, 1e-9)
                 loss = progress.loss_sum / max(progress.batches, 1)
-                print(f"[train] epoch {epoch_index + 1}/{epochs} step {state.step} loss {loss:.4f} {rate:,.0f} samples/s/worker", flush=True)
+                say(f"[train] epoch {epoch_index + 1}/{epochs} step {state.step} loss {loss:.4f} {rate:,.0f} samples/s/worker")
             every = settings.checkpoint_every_n_steps
             if every and state.step % every == 0:
                 _report(_placeholder_metrics(settings, state), placed, state, rank, session)
@@ -382,8 +392,8 @@ def _train(settings: LoopSettings, session, placed: PlacedModel, rank: int) -> N
             resumed_from_step=state.resumed_from_steps[-1] if state.resumed_from_steps else -1,
             num_params=placed.num_params,
         )
-        if rank == 0:
-            bayes = f" (Bayes AUC {metrics['bayes_auc']:.4f})" if "bayes_auc" in metrics else ""
-            print(f"[train] epoch {epoch_index + 1}/{epochs}: auc {metrics['auc']:.4f}{bayes} logloss {metrics['logloss']:.4f} {metrics['samples_per_s']:,.0f} samples/s", flush=True)
+        bayes = f" (Bayes AUC {metrics['bayes_auc']:.4f})" if "bayes_auc" in metrics else ""
+        say(f"[train] epoch {epoch_index + 1}/{epochs}: auc {metrics['auc']:.4f}{bayes} logloss {metrics['logloss']:.4f} "
+            f"{metrics['samples_per_s']:,.0f} samples/s")
         _report(metrics, placed, state, rank, session, save=settings.checkpoint_every_epoch)
         beat(settings.progress_beacon)  # validation and the checkpoint took time too

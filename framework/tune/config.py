@@ -30,6 +30,7 @@ from pydantic import Field, field_validator, model_validator
 
 from framework.config import StrictModel
 from framework.tune.space import Distribution, check_space, check_tied, train_config_dict
+from framework.workload import Workload
 
 __all__ = [
     "REPORTED_METRICS",
@@ -170,6 +171,9 @@ class SweepConfig(StrictModel):
     resources: ResourcesSection = ResourcesSection()
     run: SweepRunSection
     retrain_best: bool = Field(False, description="after the sweep, train the best config on the full data")
+    workload: Workload = Field(
+        "sweep", description="workload class of the trials (and --retrain-best): only nodes that accept it run them"
+    )
     retrain_epochs: int | None = Field(
         None, ge=1, description="epochs of the --retrain-best run; null: as many as the best trial kept (its best epoch)"
     )

@@ -38,6 +38,7 @@ def _configured(cfg, best: dict) -> dict:
     """Base + overrides + best parameters (+ tied keys), data paths absolute, run `best` in the sweep dir."""
     mapping = absolute_data_paths(trial_train_dict(cfg.base_train_dict(), best["params"], cfg.tied))
     mapping.setdefault("run", {}).update(name="best", storage_path=str(cfg.sweep_directory()))
+    mapping["workload"] = cfg.workload  # the sweep's nodes run its retrain too
     return mapping
 
 

@@ -149,14 +149,19 @@ def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path
                tracker=None, progress: Callable[[], None] | None = None) -> None:
     """Run `count` more trials of `trainable` on Ray Tune, recording each into the study (and, with a
     `tracker`, into MLflow); `progress` is called on every trial event (the stall watchdog)."""
-    import ray
     from ray import tune
 
     from framework.tune.recorder import StudyRecorder, StudyTrials, as_tune_callback
     from framework.tune.schedulers import build_scheduler, warm_start
 
+    from framework.capacity import Cluster
+    from framework.workload import resolve_placement
+
     _check_stopped_runs_can_be_freed(cfg)
-    concurrency = trial_concurrency(cfg, ray.cluster_resources())
+    placement = resolve_placement(cfg.workload, log=log)
+    if placement.constrained:
+        log(f"[sweep] workload {cfg.workload}: trials run only on the nodes that accept it")
+    concurrency = trial_concurrency(cfg, Cluster.from_ray(placement).total)
     if concurrency < cfg.max_concurrent_trials:
         log(f"[sweep] running {concurrency} trial(s) at a time, not {cfg.max_concurrent_trials}: that is what the cluster's CPUs fit")
     trials = StudyTrials(cfg.space)
@@ -169,7 +174,7 @@ def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path
     recorder = StudyRecorder(trials, cfg.objective, list(cfg.space), max_epochs, study=study if pbt else None, log=log,
                              tracker=tracker)
     tuner = tune.Tuner(
-        tune.with_resources(trainable, _trial_resources(cfg)),
+        tune.with_resources(trainable, _trial_resources(cfg, placement)),
         param_space=param_space,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
@@ -193,9 +198,11 @@ def run_trials(cfg, study, trainable: Callable, count: int, experiment_dir: Path
         log(f"[sweep] {grid.num_errors} trial(s) failed this launch; their errors are in {experiment_dir}")
 
 
-def _trial_resources(cfg) -> dict:
-    """What Tune reserves for a trial's own process; its Ray Train workers reserve theirs themselves."""
-    resources = {"CPU": cfg.resources.trial_cpus()}
+def _trial_resources(cfg, placement) -> dict:
+    """What Tune reserves for a trial's own process; its Ray Train workers reserve theirs themselves (and
+    take the workload's label selector). Tune's placement groups take no label selector in Ray 2.60, so a
+    trial asks for a unit of its workload class's custom resource instead."""
+    resources = {"CPU": cfg.resources.trial_cpus(), **placement.tune_resources()}
     if cfg.resources.workers_per_trial == 0 and cfg.resources.gpus_per_worker:
         resources["GPU"] = cfg.resources.gpus_per_worker  # in-process: the trial trains on it
     return resources

@@ -20,7 +20,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +31,8 @@ import torch
 from framework.config import apply_overrides, validate_mapping
 from framework.tune.space import trial_train_dict
 
-__all__ = ["TRIAL_NUMBER_KEY", "TrialPlan", "TuneTrialSession", "absolute_data_paths", "run_trial", "tune_trial_loop", "trial_train_config"]
+__all__ = ["TRIAL_NUMBER_KEY", "TrialPlan", "TuneTrialSession", "absolute_data_paths", "run_trial", "trial_worker_loop",
+           "tune_trial_loop", "trial_train_config"]
 
 TRIAL_NUMBER_KEY = "raylane.study_trial"  # the Optuna trial number, added to every Tune config
 
@@ -52,8 +55,10 @@ class TrialPlan:
 
     @staticmethod
     def base_for(cfg) -> dict:
-        """The trials' base training config, data paths made absolute (Tune runs trials in their own directory)."""
-        return absolute_data_paths(apply_overrides(cfg.base_train_dict(), cfg.trial_overrides))
+        """The trials' base training config, data paths made absolute (Tune runs trials in their own directory),
+        of the sweep's workload class."""
+        base = absolute_data_paths(apply_overrides(cfg.base_train_dict(), cfg.trial_overrides))
+        return {**base, "workload": cfg.workload}
 
     @classmethod
     def from_sweep(cls, cfg, trials_dir: Path, pipeline_dir: Path | None, train_rows: int,
@@ -145,11 +150,27 @@ class TuneTrialSession:
         ray.tune.report(metrics, checkpoint=checkpoint)
 
 
+def _trial_settings(config: dict):
+    """A trial's loop settings: its story is the driver's `[sweep] trial N epoch E` lines, so the loop's
+    own step and epoch lines (once per trial, interleaved) stay off the terminal."""
+    from framework.train.loop import LoopSettings
+
+    return LoopSettings(**{**config, "print_lines": False})
+
+
 def tune_trial_loop(config: dict) -> None:
     """The TorchTrainer loop of an in-process trial: framework.train's loop, reporting to Tune."""
-    from framework.train.loop import LoopSettings, run_loop
+    from framework.train.loop import run_loop
 
-    run_loop(LoopSettings(**config), TuneTrialSession())
+    run_loop(_trial_settings(config), TuneTrialSession())
+
+
+def trial_worker_loop(config: dict) -> None:
+    """The Ray Train workers' loop of a trial with `workers_per_trial >= 1` (metrics reach Tune through
+    `TuneReportCallback`)."""
+    from framework.train.loop import RayTrainSession, run_loop
+
+    run_loop(_trial_settings(config), RayTrainSession())
 
 
 def _pipeline(plan: TrialPlan, cfg):
@@ -184,15 +205,31 @@ def run_trial(config: dict, plan: TrialPlan, datasets: dict | None = None) -> No
     params = {key: config[key] for key in plan.space_keys}
     trial_id = ray.tune.get_context().get_trial_id()
     cfg = trial_train_config(plan, params, f"train-{trial_id}")
-    pipeline, pipeline_dir = _pipeline(plan, cfg)
-    common = {"datasets": datasets, "progress_beacon": plan.progress_beacon}
-    if plan.workers_per_trial == 0:
-        trainer = build_trainer(
-            cfg, pipeline, pipeline_dir, plan.train_rows, loop=tune_trial_loop,
-            checkpoint_every_epoch=plan.checkpoint_every_epoch, **common,
-        )
-    else:
-        from ray.tune.integration.ray_train import TuneReportCallback
+    with _setup_lines_to_log(trial_id):
+        pipeline, pipeline_dir = _pipeline(plan, cfg)
+        common = {"datasets": datasets, "progress_beacon": plan.progress_beacon}
+        if plan.workers_per_trial == 0:
+            trainer = build_trainer(
+                cfg, pipeline, pipeline_dir, plan.train_rows, loop=tune_trial_loop,
+                checkpoint_every_epoch=plan.checkpoint_every_epoch, **common,
+            )
+        else:
+            from ray.tune.integration.ray_train import TuneReportCallback
 
-        trainer = build_trainer(cfg, pipeline, pipeline_dir, plan.train_rows, callbacks=(TuneReportCallback(),), **common)
+            trainer = build_trainer(cfg, pipeline, pipeline_dir, plan.train_rows, loop=trial_worker_loop,
+                                    callbacks=(TuneReportCallback(),), **common)
     trainer.fit()
+
+
+@contextlib.contextmanager
+def _setup_lines_to_log(trial_id: str):
+    """The [train] lines of a trial's setup (its embedding plan, a per-trial feature fit) are the same
+    story for every trial: each is printed marked `(trial <id>)`, which makes it Ray output to the
+    driver's console, so it lands in the log file rather than on the terminal (framework.console)."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            yield
+    finally:
+        for line in captured.getvalue().splitlines():
+            print(f"(trial {trial_id}) {line}", flush=True)

@@ -60,3 +60,36 @@ def test_token_command_creates_a_private_token_once(capsys, raylane_home):
     path = capsys.readouterr().out.strip()
     assert path == str(raylane_home / "ray" / "auth_token")
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("given, named", [("bogus", "'bogus'"), ("train,servve", "'servve'"), (",", "','")])
+def test_up_refuses_an_unknown_workload_class_before_starting_anything(given, named, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cluster", "up", "--workloads", given])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --workloads:" in err and named in err and "Traceback" not in err
+
+
+def test_join_args_prints_the_flags_for_a_node_of_other_classes(capsys):
+    assert main(["cluster", "join-args", "--workloads", "serve"]) == 0
+    assert capsys.readouterr().out == (
+        "--labels=raylane.io/workload-serve=true '--resources={\"raylane_workload_serve\":1000}'\n"
+    )
+
+
+def test_up_prints_a_join_command_for_the_heads_classes():
+    from framework.cli.cluster import join_lines
+
+    lines = join_lines("/home/u/.raylane/ray/auth_token", "10.0.0.5:6379", ("train", "score"))
+    assert lines == [
+        "workload classes: train, score (raylane jobs of other classes will not run on this head)",
+        "add a node:   RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=/home/u/.raylane/ray/auth_token ray start "
+        "--address=10.0.0.5:6379 --labels=raylane.io/workload-train=true,raylane.io/workload-score=true "
+        "'--resources={\"raylane_workload_score\":1000,\"raylane_workload_train\":1000}'",
+        "              (for a node of other classes, replace --labels/--resources with the output of "
+        "`raylane cluster join-args --workloads serve`)",
+    ]
+    assert join_lines("/t", "10.0.0.5:6379", ()) == [
+        "add a node:   RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=/t ray start --address=10.0.0.5:6379"
+    ]

@@ -1,7 +1,10 @@
-"""The shipped cluster configs: launcher YAML against Ray's own schema, KubeRay manifests by structure."""
+"""The shipped cluster configs: launcher YAML against Ray's own schema, KubeRay manifests against the
+KubeRay CRDs (tests/cluster/kuberay_crds/), and the workload classes every node type or worker group declares."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import logging
 import re
@@ -14,6 +17,28 @@ REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = sorted((REPO / "cluster" / "launcher").glob("*.yaml"))
 KUBERAY = sorted((REPO / "cluster" / "kuberay").glob("*.yaml"))
 RAY_VERSION = "2.60.0"
+CRDS = Path(__file__).parent / "kuberay_crds"
+
+CLASSES = frozenset({"train", "sweep", "score", "serve", "nightly"})
+LABEL_PREFIX = "raylane.io/workload-"  # node label raylane.io/workload-<class>: "true"
+RESOURCE_PREFIX = "raylane_workload_"  # custom resource raylane_workload_<class>: 1000 (Tune trials)
+RESOURCE_AMOUNT = 1000
+GPU_GROUP = frozenset({"train", "sweep"})
+CPU_GROUP = frozenset({"score", "nightly"})
+SERVE_GROUP = frozenset({"serve"})
+# The class sets of each config's worker node types / groups. The shared clusters have all three; a
+# single-purpose RayJob/RayService has only its own; the TPU variant declares nothing (runs anything).
+EXPECTED_GROUPS = {
+    "aws.yaml": [GPU_GROUP, CPU_GROUP, SERVE_GROUP],
+    "gcp.yaml": [GPU_GROUP, CPU_GROUP, SERVE_GROUP],
+    "raycluster-gpu.yaml": [GPU_GROUP, CPU_GROUP, SERVE_GROUP],
+    "raycluster-tpu.yaml": [frozenset()],
+    "rayjob-train.yaml": [GPU_GROUP],
+    "rayjob-nightly-score.yaml": [CPU_GROUP],
+    "raycronjob-nightly-score.yaml": [CPU_GROUP],
+    "rayservice-score.yaml": [SERVE_GROUP],
+}
+SHARED_CLUSTERS = ("aws.yaml", "gcp.yaml", "raycluster-gpu.yaml")
 
 
 def _ray_schema() -> dict:
@@ -25,6 +50,7 @@ def _ray_schema() -> dict:
 def test_the_expected_configs_ship():
     assert {p.name for p in LAUNCHER} >= {"aws.yaml", "gcp.yaml"}
     assert len(KUBERAY) >= 5
+    assert {p.name for p in [*LAUNCHER, *KUBERAY]} == set(EXPECTED_GROUPS), "every config has its expected classes"
 
 
 # ---- cluster launcher -------------------------------------------------------------------------------
@@ -42,15 +68,18 @@ def test_launcher_config_matches_rays_schema(path):
     validate_config(prepare_config(config))  # what `ray up` runs: defaults filled in, then the same schema
 
 
+def _worker_types(config: dict) -> dict[str, dict]:
+    return {name: t for name, t in config["available_node_types"].items() if name != config["head_node_type"]}
+
+
 @pytest.mark.parametrize("path", LAUNCHER, ids=lambda p: p.name)
-def test_launcher_has_cpu_head_and_bounded_gpu_workers(path):
+def test_launcher_has_cpu_head_and_bounded_workers(path):
     config = yaml.safe_load(path.read_text())
-    types = config["available_node_types"]
-    head = types[config["head_node_type"]]
+    head = config["available_node_types"][config["head_node_type"]]
     assert head["resources"].get("GPU", 0) == 0, "the head is a CPU node"
-    gpu_types = {name: t for name, t in types.items() if t["resources"].get("GPU", 0) > 0}
-    assert gpu_types, "a GPU worker type"
-    for node_type in gpu_types.values():
+    workers = _worker_types(config)
+    assert any(t["resources"].get("GPU", 0) > 0 for t in workers.values()), "a GPU worker type"
+    for node_type in workers.values():
         assert 0 <= node_type["min_workers"] <= node_type["max_workers"] <= config["max_workers"]
 
 
@@ -58,9 +87,16 @@ def test_launcher_has_cpu_head_and_bounded_gpu_workers(path):
 def test_launcher_installs_the_right_cupy_extra(path):
     config = yaml.safe_load(path.read_text())
     head_setup = " ".join(config["head_setup_commands"])
-    worker_setup = " ".join(config["worker_setup_commands"])
-    assert "raylane[gpu]" in worker_setup, "GPU workers install the CuPy extra"
-    assert "[gpu]" not in head_setup and "cupy" not in head_setup, "the CPU head does not"
+    assert "[gpu]" not in head_setup and "cupy" not in head_setup, "the CPU head does not install CuPy"
+    # A type's own worker_setup_commands replace setup_commands + worker_setup_commands (what `ray up` runs).
+    default_setup = [*config["setup_commands"], *config["worker_setup_commands"]]
+    for name, node_type in _worker_types(config).items():
+        setup = node_type.get("worker_setup_commands", default_setup)
+        assert set(config["setup_commands"]) <= set(setup), f"{name}: token file mode and RAY_AUTH_* env"
+        if node_type["resources"].get("GPU", 0) > 0:
+            assert "raylane[gpu]" in " ".join(setup), f"{name}: GPU workers install the CuPy extra"
+        else:
+            assert "[gpu]" not in " ".join(setup) and "cupy" not in " ".join(setup), f"{name}: CPU workers do not"
 
 
 @pytest.mark.parametrize("path", LAUNCHER, ids=lambda p: p.name)
@@ -103,6 +139,58 @@ def _containers(group: dict) -> list[dict]:
 DOCS = _documents()
 
 
+def _closed(schema):
+    """The schema with unknown fields refused, as the API server does under `kubectl apply`'s default
+    strict field validation: a structural CRD schema prunes (or, strictly, rejects) fields it does not list."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        closed["additionalProperties"] = False
+    return closed
+
+
+@functools.cache
+def _crd_validator(kind: str):
+    import jsonschema
+
+    schema = json.loads((CRDS / f"ray.io_{kind.lower()}s.json").read_text())
+    return jsonschema.Draft4Validator(_closed(schema))  # OpenAPI v3 schemas are JSON Schema draft 4 based
+
+
+def _crd_errors(doc: dict) -> list[str]:
+    errors = _crd_validator(doc["kind"]).iter_errors(doc)
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+
+
+def test_every_kind_has_a_vendored_crd():
+    assert {doc["kind"] for _, doc in DOCS} == {"RayCluster", "RayJob", "RayService", "RayCronJob"}
+    for kind in ("RayCluster", "RayJob", "RayService", "RayCronJob"):
+        assert (CRDS / f"ray.io_{kind.lower()}s.json").is_file()
+    assert re.search(r"KubeRay \*\*v\d+\.\d+\.\d+\*\*", (CRDS / "README.md").read_text()), "the version is noted"
+
+
+@pytest.mark.parametrize("name, doc", DOCS, ids=[name for name, _ in DOCS])
+def test_manifest_matches_the_kuberay_crd(name, doc):
+    assert _crd_errors(doc) == []
+
+
+def test_crd_validation_refuses_unknown_fields_and_wrong_types():
+    (cluster,) = [doc for name, doc in DOCS if name == "raycluster-gpu.yaml"]
+    typo = copy.deepcopy(cluster)
+    typo["spec"]["workerGroupSpecs"][0]["rayStartParam"] = typo["spec"]["workerGroupSpecs"][0].pop("rayStartParams")
+    assert any("rayStartParam" in error for error in _crd_errors(typo))
+    unquoted = copy.deepcopy(cluster)
+    unquoted["spec"]["workerGroupSpecs"][0]["labels"] = {LABEL_PREFIX + "train": True}  # YAML `true`, not "true"
+    assert any("labels" in error for error in _crd_errors(unquoted))
+
+
 @pytest.mark.parametrize("name, doc", DOCS, ids=[name for name, _ in DOCS])
 def test_manifest_is_ray_io_v1_with_required_fields(name, doc):
     assert doc["apiVersion"] == "ray.io/v1"
@@ -112,7 +200,8 @@ def test_manifest_is_ray_io_v1_with_required_fields(name, doc):
         assert spec["entrypoint"].startswith("python -m jobs.")
         assert "rayClusterSpec" in spec or "clusterSelector" in spec
     if doc["kind"] == "RayCronJob":
-        assert len(spec["schedule"].split()) == 5
+        assert re.fullmatch(r"(CRON_TZ=\S+ )?(\S+ ){4}\S+", spec["schedule"]), "five cron fields, a zone at most"
+        assert spec["jobTemplate"]["activeDeadlineSeconds"] < 86400, "a run ends before the next one starts"
         assert spec["jobTemplate"]["entrypoint"].startswith("python -m jobs.")
     if doc["kind"] == "RayService":
         serve = yaml.safe_load(spec["serveConfigV2"])
@@ -156,9 +245,7 @@ def _worker_limits(kind_filter) -> list[tuple[str, dict, dict]]:
 
 def test_gpu_worker_groups_request_gpus():
     gpu = _worker_limits(lambda limits: int(limits.get("nvidia.com/gpu", 0)) > 0)
-    assert {name for name, _, _ in gpu} >= {
-        "raycluster-gpu.yaml", "rayjob-train.yaml", "rayjob-nightly-score.yaml", "rayservice-score.yaml",
-    }  # fmt: skip
+    assert {name for name, _, _ in gpu} >= {"raycluster-gpu.yaml", "rayjob-train.yaml", "rayservice-score.yaml"}
 
 
 def test_tpu_variant_uses_gke_tpu_selectors_and_resource():
@@ -188,3 +275,102 @@ def test_docker_images_build_on_the_same_ray_version():
     bases = re.findall(r"^FROM rayproject/ray:(\S+)", dockerfile, flags=re.M)
     assert bases and all(tag.startswith(RAY_VERSION) for tag in bases)
     assert any(tag.endswith("-gpu") for tag in bases)
+
+
+# ---- workload classes -------------------------------------------------------------------------------
+
+
+def _launcher_node_types(path: Path) -> tuple[dict, str]:
+    """The node types as `ray up` hands them to the autoscaler, and the head's type name."""
+    from ray.autoscaler._private.commands import prepare_config
+
+    logging.getLogger("ray.autoscaler").setLevel(logging.WARNING)
+    config = prepare_config(yaml.safe_load(path.read_text()))
+    return config["available_node_types"], config["head_node_type"]
+
+
+def _kuberay_node_types(cluster: dict) -> tuple[dict, str]:
+    """The node types Ray's autoscaler derives from a RayCluster spec: the group `labels` and `resources`
+    as it sees them (it ignores rayStartParams `labels`)."""
+    from ray.autoscaler._private.kuberay.autoscaling_config import _derive_autoscaling_config_from_ray_cr
+
+    ray_cr = {"metadata": {"name": "raylane", "namespace": "default"}, "spec": cluster}
+    return _derive_autoscaling_config_from_ray_cr(ray_cr)["available_node_types"], "headgroup"
+
+
+CONFIGS = [p.name for p in [*LAUNCHER, *KUBERAY]]
+
+
+@functools.cache
+def _node_types(name: str) -> list[tuple[dict, str]]:
+    """(node types, head type) of every cluster a config describes, as Ray's autoscaler sees them."""
+    if name in {p.name for p in LAUNCHER}:
+        return [_launcher_node_types(REPO / "cluster" / "launcher" / name)]
+    return [_kuberay_node_types(cluster) for found, doc in DOCS if found == name for cluster in _cluster_specs(doc)]
+
+
+def _declared_classes(node_type: dict) -> frozenset[str]:
+    """The classes a node type accepts; fails unless its labels and custom resources name the same
+    classes, spelt exactly raylane.io/workload-<class>: "true" and raylane_workload_<class>: 1000."""
+    labels = {k: v for k, v in node_type.get("labels", {}).items() if "raylane" in k or "workload" in k}
+    resources = {k: v for k, v in node_type["resources"].items() if "raylane" in k or "workload" in k}
+    by_label = {k.removeprefix(LABEL_PREFIX) for k in labels}
+    by_resource = {k.removeprefix(RESOURCE_PREFIX) for k in resources}
+    assert by_label <= CLASSES and set(labels) == {LABEL_PREFIX + c for c in by_label}, labels
+    assert by_resource <= CLASSES and set(resources) == {RESOURCE_PREFIX + c for c in by_resource}, resources
+    assert set(labels.values()) <= {"true"} and set(resources.values()) <= {RESOURCE_AMOUNT}
+    assert by_label == by_resource, "label selectors and Tune's custom resources must agree"
+    return frozenset(by_label)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_each_group_declares_its_workload_classes(name):
+    assert _node_types(name), "a cluster"
+    for types, head in _node_types(name):
+        assert _declared_classes(types[head]) == frozenset(), "the head declares no class: drivers only"
+        groups = [_declared_classes(t) for type_name, t in types.items() if type_name != head]
+        assert sorted(groups, key=sorted) == sorted(EXPECTED_GROUPS[name], key=sorted)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_train_and_sweep_run_on_gpus_and_score_and_nightly_on_cpus(name):
+    for types, _ in _node_types(name):
+        for type_name, node_type in types.items():
+            gpus = node_type["resources"].get("GPU", 0)
+            if _declared_classes(node_type) == GPU_GROUP:
+                assert gpus >= 1, f"{type_name}: the train/sweep group has GPUs"
+            if _declared_classes(node_type) == CPU_GROUP:
+                assert gpus == 0, f"{type_name}: the score/nightly group is CPU only"
+
+
+@pytest.mark.parametrize("name", SHARED_CLUSTERS)
+def test_a_shared_cluster_accepts_every_class(name):
+    for types, _ in _node_types(name):
+        assert frozenset().union(*map(_declared_classes, types.values())) == CLASSES
+
+
+@pytest.mark.parametrize("name, doc", DOCS, ids=[name for name, _ in DOCS])
+def test_kuberay_groups_use_the_top_level_labels_and_resources_fields(name, doc):
+    # KubeRay >= 1.5 rejects rayStartParams["labels"] and refuses resources in both places.
+    for cluster in _cluster_specs(doc):
+        for group in [cluster["headGroupSpec"], *cluster.get("workerGroupSpecs", [])]:
+            assert "labels" not in group["rayStartParams"] and "resources" not in group["rayStartParams"]
+            if group.get("resources"):
+                assert not {"num-cpus", "num-gpus", "memory"} & set(group["rayStartParams"])
+
+
+def test_the_shared_kuberay_cluster_scales_groups_by_label():
+    (cluster,) = [doc["spec"] for name, doc in DOCS if name == "raycluster-gpu.yaml"]
+    assert cluster["enableInTreeAutoscaling"] and cluster["autoscalerOptions"]["version"] == "v2"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pydantic v1-style Fields inside ray.serve
+def test_serve_replicas_are_pinned_to_serve_nodes():
+    from ray.serve.schema import ServeDeploySchema
+
+    (service,) = [doc for name, doc in DOCS if name == "rayservice-score.yaml"]
+    serve = ServeDeploySchema.model_validate(yaml.safe_load(service["spec"]["serveConfigV2"]))
+    for app in serve.applications:
+        for deployment in app.deployments:
+            # ray_actor_options given here replace the app's own, selector included
+            assert deployment.ray_actor_options.label_selector == {LABEL_PREFIX + "serve": "true"}

@@ -1,4 +1,4 @@
-"""HeadSpec: loopback by default, validated, and the `ray start` command it becomes."""
+"""HeadSpec: loopback by default, validated, and the `ray start` command it becomes (workload classes too)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from framework.cluster import HeadSpec, exposure_warning, head_env, is_loopback, ray_start_args
+from framework.cluster import (
+    HeadSpec,
+    accept_workloads,
+    exposure_warning,
+    head_env,
+    is_loopback,
+    ray_start_args,
+    worker_start_args,
+)
 from framework.errors import ConfigError
 
 
@@ -72,3 +80,40 @@ def test_head_env_turns_token_auth_on_and_prefers_this_python(tmp_path):
     assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN_PATH"] == str(tmp_path / "t")
     assert "RAY_AUTH_TOKEN" not in env
     assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+
+
+def test_labels_become_rays_labels_flag():
+    flags = _flags(ray_start_args(HeadSpec(labels={"zone": "a", "raylane.io/workload-train": "true"})))
+    assert flags["--labels"] == "zone=a,raylane.io/workload-train=true"
+    assert "--labels" not in _flags(ray_start_args(HeadSpec()))
+
+
+@pytest.mark.parametrize("labels", [{"a,b": "x"}, {"a": "x=y"}, {"ray.io/node-id": "x"}, {"": "x"}])
+def test_labels_that_would_break_the_flag_are_refused(labels):
+    with pytest.raises(ConfigError, match="labels"):
+        HeadSpec(labels=labels)
+
+
+def test_workloads_merge_into_labels_and_resources_keeping_the_users():
+    spec = HeadSpec(labels={"zone": "a"}, resources={"trainer": 1, "raylane_workload_train": 5})
+    merged = accept_workloads(spec, ["train", "score"])
+    assert merged.labels == {"zone": "a", "raylane.io/workload-train": "true", "raylane.io/workload-score": "true"}
+    assert merged.resources == {"trainer": 1, "raylane_workload_train": 5, "raylane_workload_score": 1000}
+    flags = _flags(ray_start_args(merged))
+    assert json.loads(flags["--resources"]) == merged.resources
+    assert flags["--labels"] == "zone=a,raylane.io/workload-train=true,raylane.io/workload-score=true"
+
+
+def test_an_unknown_workload_class_is_named():
+    with pytest.raises(ConfigError, match="'bogus'.*train, sweep, score, serve, nightly"):
+        accept_workloads(HeadSpec(), ["train", "bogus"])
+
+
+def test_worker_start_args_parse_back_with_rays_own_parsers():
+    from ray._private.label_utils import parse_node_labels_string
+
+    labels, resources = worker_start_args(["serve", "nightly"])
+    assert parse_node_labels_string(labels.removeprefix("--labels=")) == {
+        "raylane.io/workload-serve": "true", "raylane.io/workload-nightly": "true"
+    }
+    assert json.loads(resources.removeprefix("--resources=")) == {"raylane_workload_serve": 1000, "raylane_workload_nightly": 1000}

@@ -34,7 +34,9 @@ def test_fit_then_transform_writes_parquet_and_summary(data_dir, tmp_path, table
     spec = {"passthrough": ["id"], "ops": [{"op": "log1p", "columns": ["x"]}, {"op": "categorify", "columns": ["s"]}]}
     pipeline_file.write_text(yaml.safe_dump({"features": spec}))
     assert _run(["features", "fit", "--pipeline", str(pipeline_file), "--data", str(data_dir / "*.parquet"), "--out", str(tmp_path / "art")]) == 0
-    assert "fitted on 600 rows" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "fitted on 600 rows" in captured.out
+    assert captured.err.startswith("[features] fit: 600/600 rows (")  # not a terminal: a plain progress line
     out = tmp_path / "out"
     assert _run(["features", "transform", "--artifact", str(tmp_path / "art"), "--data", str(data_dir), "--out", str(out)]) == 0
     assert "transformed 600 rows" in capsys.readouterr().out
