@@ -101,3 +101,51 @@ def test_every_job_config_defaults_to_its_own_kind_and_rejects_an_unknown_class(
     assert ServeConfig.model_fields["workload"].default == "serve"
     assert SweepConfig.model_fields["workload"].default == "sweep"
     assert NightlyConfig.model_fields["workload"].default == "nightly"
+
+
+def test_the_nightly_loop_scores_and_retrains_as_its_own_class(monkeypatch, tmp_path):
+    import framework.score
+    import framework.train
+    from framework.config import validate_mapping
+    from framework.monitor import nightly
+
+    seen = {}
+    monkeypatch.setattr(framework.score, "run_scoring", lambda cfg, log: seen.setdefault("score", cfg))
+    monkeypatch.setattr(framework.train, "run_training",
+                        lambda cfg: seen.setdefault("train", cfg) and type("R", (), {"model_version": "2"}))
+    mapping = {"model": "ctr@prod", "registry_name": "ctr",
+               "score": {"input": str(tmp_path), "output": str(tmp_path / "scores"), "run_date": "2026-01-05"},
+               "retrain": {"config": "jobs/configs/train_small.yaml"}, "gate": {"holdout": str(tmp_path)}}
+    default = validate_mapping(mapping, kind="nightly")[1]
+    nightly._score(default, log=lambda line: None)
+    nightly._retrain(default, log=lambda line: None)
+    assert seen["score"].workload == "nightly" and seen["train"].workload == "nightly"
+
+    seen.clear()
+    on_score_nodes = validate_mapping({**mapping, "workload": "score"}, kind="nightly")[1]
+    nightly._score(on_score_nodes, log=lambda line: None)
+    nightly._retrain(on_score_nodes, log=lambda line: None)
+    assert seen["score"].workload == "score" and seen["train"].workload == "score"
+
+
+def test_sweep_trials_ask_for_their_class_and_train_as_it():
+    from framework.config import load_config
+    from framework.tune.runner import _trial_resources
+    from framework.tune.trial import TrialPlan
+
+    _, sweep = load_config("jobs/configs/sweep_small.yaml", kind="sweep")
+    assert TrialPlan.base_for(sweep)["workload"] == "sweep"
+    constrained = _trial_resources(sweep, Placement("sweep", constrained=True))
+    assert constrained["raylane_workload_sweep"] == 1.0 and constrained["CPU"] == sweep.resources.trial_cpus()
+    assert "raylane_workload_sweep" not in _trial_resources(sweep, Placement("sweep", constrained=False))
+
+
+def test_serve_replicas_carry_the_label_selector_only_when_constrained():
+    from framework.config import load_config
+    from framework.serve._deployment import deployment_options
+
+    _, serve = load_config("jobs/configs/serve.yaml", ["model.path=runs/x/bundle"], kind="serve")
+    placed = deployment_options(serve, Placement("serve", constrained=True))["ray_actor_options"]
+    assert placed["label_selector"] == {"raylane.io/workload-serve": "true"}
+    assert placed["num_cpus"] == serve.deployment.num_cpus
+    assert "label_selector" not in deployment_options(serve, Placement("serve", constrained=False))["ray_actor_options"]
