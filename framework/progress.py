@@ -26,6 +26,7 @@ class ProgressDisplay:
         self.unit_scale = unit_scale
         self.bar = None
         self.done, self.note = 0.0, ""
+        self.shown = None  # the amount the last plain line showed
         self.started = self.printed = time.monotonic()
 
     def _terminal(self) -> bool:
@@ -52,7 +53,7 @@ class ProgressDisplay:
             self.bar.refresh()
 
     def _line(self) -> None:
-        self.printed = time.monotonic()
+        self.printed, self.shown = time.monotonic(), self.done
         rate = self.done / max(self.printed - self.started, 1e-9)
         scale, prefix = (1e6, "M") if self.unit_scale else (1, "")
         digits = ",.1f" if self.unit_scale else ",.0f"
@@ -65,5 +66,5 @@ class ProgressDisplay:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-        elif self.done:
+        elif self.done and self.done != self.shown:  # a stream's last line may have shown it all already
             self._line()

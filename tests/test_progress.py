@@ -41,3 +41,14 @@ def test_a_total_not_known_up_front_counts_then_learns_it():
     display.update(600)
     display.close()
     assert stream.getvalue().splitlines()[-1].startswith("[features] fit: 600/600 rows (")
+
+
+def test_a_stream_whose_last_line_showed_everything_is_not_repeated_at_close():
+    stream = io.StringIO()
+    display = ProgressDisplay("fit", total=None, unit="rows", every_s=0.0, stream=stream)
+    display.update(500)
+    display.update(1000)
+    display.set_total(1000)
+    display.close()
+    lines = stream.getvalue().splitlines()
+    assert [line.split(":")[1].split("(")[0].strip() for line in lines] == ["500 rows", "1,000 rows"]
