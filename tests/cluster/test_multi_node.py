@@ -38,8 +38,12 @@ def _wait_for_workers_on(head, node_ids: set[str], client, submission_id: str, t
 
 
 def _wait_for_first_checkpoint(run_dir, client, submission_id: str, timeout_s: float = 180) -> None:
+    """Until Ray Train has registered a checkpoint (its controller does so only at its next poll of the
+    workers, every 2 s: a node lost before that restarts the run from scratch, not from the checkpoint)."""
+    from framework.train.checkpoint import registered_checkpoints
+
     deadline = time.monotonic() + timeout_s
-    while not any(run_dir.glob("checkpoint_*")):
+    while not registered_checkpoints(run_dir):
         assert time.monotonic() < deadline, f"no checkpoint in {run_dir} after {timeout_s:.0f} s"
         assert not client.get_job_status(submission_id).is_terminal(), client.get_job_logs(submission_id)[-4000:]
         time.sleep(0.2)
